@@ -1,0 +1,74 @@
+/* Planning (pure): which devices form which pool, and the dm tables. */
+#ifndef DMSCALE_PLAN_H
+#define DMSCALE_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "dmscale/label.h"
+
+/* One device found on the system with the label read from it. */
+struct dms_found {
+	const char *devnode;          /* "/dev/nvme1n1" — not owned */
+	struct dms_label label;
+};
+
+struct dms_assembly {
+	uint8_t pool_uuid[16];
+	char pool_name[DMS_POOL_NAME_MAX];
+	uint64_t generation;          /* the generation chosen */
+	struct dms_label label;       /* the member list of that generation (copied from a newest label) */
+	size_t member_found[DMS_MAX_MEMBERS]; /* index into the found[] array for each member */
+	size_t missing_count;         /* members of the newest generation not found */
+	char missing[DMS_MAX_MEMBERS][DMS_VOLUME_ID_MAX + 40]; /* volume id, or "member <uuid>" */
+	int stale[DMS_MAX_MEMBERS];   /* member's own label is older than generation: rewrite it */
+	uint64_t newest_generation;   /* newest generation seen in any label of this pool */
+};
+
+/* For the pool named `pool_name` (or the pool with `pool_uuid` if not NULL),
+ * choose what to activate from found[0..n):
+ *  - the generation is the newest one carried by any found label of the pool
+ *    (labels are written new-member-first, so a crash before the old members
+ *    were relabelled leaves that newer generation only on the new device);
+ *  - every member of that generation's list must be present (a found device
+ *    with a label of this pool whose member_uuid matches, at any generation);
+ *    otherwise -ENODEV with missing[] naming the absent volume ids: never fall
+ *    back to an older, shorter list (the filesystem may already span the
+ *    missing member);
+ *  - members whose own label is older than the chosen generation are marked
+ *    stale[] so the caller rewrites them (finishing an interrupted attach);
+ *  - two found devices with the same member uuid => -ENOTUNIQ (cloned volume).
+ * Returns 0 (assembly filled), -ENOENT (no device of that pool), -ENODEV
+ * (incomplete: missing[] filled), -ENOTUNIQ. */
+int dms_plan_assembly(const struct dms_found *found, size_t n, const char *pool_name,
+		      const uint8_t *pool_uuid, struct dms_assembly *out);
+
+/* One dm-linear segment. */
+struct dms_segment {
+	sectors_t start_sectors;      /* logical start in the target */
+	sectors_t length_sectors;
+	uint32_t member_index;
+	sectors_t offset_sectors;     /* offset on the member device */
+};
+
+struct dms_table {
+	size_t count;
+	struct dms_segment seg[DMS_MAX_MEMBERS];
+	sectors_t total_sectors;
+};
+
+/* dm-linear table over members[0..member_count) in index order, each member's
+ * data area. -EINVAL if any length or offset is not whole sectors or zero. */
+int dms_plan_linear(const struct dms_label *l, struct dms_table *t);
+
+/* Format segment i as the dm-linear params "MAJ:MIN OFFSET" into out. */
+int dms_segment_params(const struct dms_segment *s, unsigned major, unsigned minor, char *out, size_t outlen);
+
+/* Build the label for appending a device to pool `cur`: generation+1, the new
+ * member at index member_count. `new_member` must have a uuid and layout.
+ * -E2BIG when the pool already has DMS_MAX_MEMBERS. */
+int dms_plan_append(const struct dms_label *cur, const struct dms_member *new_member, struct dms_label *next);
+
+/* The label to write on member i of `l` (same list, member_uuid/member_index set). */
+void dms_label_for_member(const struct dms_label *l, uint32_t i, struct dms_label *out);
+
+#endif

@@ -1,0 +1,65 @@
+"""pytest fixtures for the VM test bed."""
+import os
+import shutil
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vm as vmlib  # noqa: E402
+
+LOGDIR = os.path.join(vmlib.BUILD, "vm-logs")
+
+
+@pytest.fixture(scope="session")
+def base_image():
+    """The cached guest rootfs with this checkout installed, built once per run."""
+    img = os.path.join(vmlib.VMDIR, "installed.img")
+    secs = vmlib.build_installed_image(img)
+    print(f"\n[bed] installed image built in {secs:.1f}s", file=sys.stderr)
+    return img
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+@pytest.fixture
+def make_vm(request, base_image, tmp_path_factory):
+    """Factory: make_vm(**kw) -> vmlib.VM, always killed at the end. Logs of a
+    failed test (console, QEMU, journal) are kept under build/vm-logs/TEST/."""
+    vms = []
+    workdir = str(tmp_path_factory.mktemp(request.node.name[:40]))
+
+    def factory(**kw):
+        d = os.path.join(workdir, f"vm{len(vms)}")
+        v = vmlib.VM(d, base_image, **kw)
+        vms.append(v)
+        return v
+
+    yield factory
+    failed = any(getattr(request.node, "rep_" + w, None) is not None and
+                 getattr(request.node, "rep_" + w).failed for w in ("setup", "call"))
+    for v in vms:
+        if failed and v.running():
+            with open(os.path.join(v.workdir, "journal.txt"), "w") as f:
+                f.write(v.journal())
+        v.kill()
+    if failed:
+        dest = os.path.join(LOGDIR, request.node.name)
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(workdir, dest, ignore=shutil.ignore_patterns("*.img", "*.qcow2", "*.sock"))
+        print(f"\n[bed] logs kept in {dest}", file=sys.stderr)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def vm(make_vm):
+    """A booted VM with nothing attached."""
+    v = make_vm()
+    v.start()
+    return v

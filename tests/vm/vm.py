@@ -1,0 +1,513 @@
+"""The VM test bed: a real Debian kernel + systemd + udev under QEMU (TCG),
+EBS-style NVMe disks that can be hot-plugged and unplugged through QMP,
+commands run through qemu-guest-agent, power cuts by SIGKILL.
+
+Layout of a test's work directory:
+    root.qcow2      copy-on-write overlay over the session's installed image
+    console.log     serial console (kernel + systemd)
+    qmp.sock        QMP monitor
+    qga.sock        qemu-guest-agent channel
+    disks/volXXX.img sparse data disks
+"""
+import base64
+import ctypes
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROJECT = os.path.dirname(os.path.dirname(HERE))
+BUILD = os.environ.get("DMSCALE_BUILD", os.path.join(PROJECT, "build"))
+VMDIR = os.path.join(BUILD, "vm")
+ROOTFS = os.path.join(VMDIR, "rootfs")
+
+ROOT_PORTS = 32            # pcie-root-ports reserved per VM (~30 hot-plugs)
+DEFAULT_TIMEOUT_S = 600    # hard limit on any VM's life
+
+
+class VMError(Exception):
+    pass
+
+
+class CommandFailed(VMError):
+    def __init__(self, argv, rc, out, err):
+        super().__init__(f"{argv!r} exited {rc}\nstdout: {out}\nstderr: {err}")
+        self.argv, self.rc, self.out, self.err = argv, rc, out, err
+
+
+def _set_pdeathsig():
+    """QEMU dies with the harness, whatever kills the harness."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    PR_SET_PDEATHSIG = 1
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    os.setpgrp()
+
+
+def random_volume_id():
+    return "vol-0" + secrets.token_hex(8)
+
+
+def serial_of(volume_id):
+    """EBS NVMe serial: vol-0123456789abcdef0 -> vol0123456789abcdef0."""
+    return volume_id.replace("-", "", 1)
+
+
+def kernel_path():
+    boot = os.path.join(ROOTFS, "boot")
+    for n in sorted(os.listdir(boot)):
+        if n.startswith("vmlinuz-"):
+            return os.path.join(boot, n)
+    raise VMError(f"no kernel in {boot}: run tests/vm/build-base.sh first")
+
+
+def build_installed_image(out_img, size_gib=3):
+    """Root filesystem = cached base rootfs + `make install DESTDIR=…` of the
+    project, packed into an ext4 image with mkfs.ext4 -d (no loop mounts)."""
+    t0 = time.monotonic()
+    stage = out_img + ".stage"
+    inst = out_img + ".install"
+    for d in (stage, inst):
+        shutil.rmtree(d, ignore_errors=True)
+    # Hard-link copy of the cache: cheap, and the cache is never written through it
+    # because the install tree is copied over with --remove-destination.
+    subprocess.run(["cp", "-al", ROOTFS, stage], check=True)
+    subprocess.run(["make", "-s", "-C", PROJECT, "install", f"DESTDIR={inst}"],
+                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["cp", "-a", "--remove-destination", inst + "/.", stage + "/"], check=True)
+    # Enable the shipped units the way the package's postinst would.
+    wants = os.path.join(stage, "etc/systemd/system/sysinit.target.wants")
+    os.makedirs(wants, exist_ok=True)
+    unit = "/usr/lib/systemd/system/dmscale-assemble.service"
+    if os.path.exists(stage + unit):
+        link = os.path.join(wants, "dmscale-assemble.service")
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.symlink(unit, link)
+    if os.path.exists(out_img):
+        os.unlink(out_img)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "root", "-d", stage, out_img, f"{size_gib}G"],
+                   check=True)
+    shutil.rmtree(stage)
+    shutil.rmtree(inst)
+    return time.monotonic() - t0
+
+
+class QMP:
+    def __init__(self, path, timeout=30):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.f = self.sock.makefile("rwb")
+        self.events = []
+        greeting = json.loads(self.f.readline())
+        assert "QMP" in greeting
+        self.cmd("qmp_capabilities")
+
+    def cmd(self, name, **args):
+        msg = {"execute": name}
+        if args:
+            msg["arguments"] = args
+        self.f.write(json.dumps(msg).encode() + b"\n")
+        self.f.flush()
+        while True:
+            line = self.f.readline()
+            if not line:
+                raise VMError("QMP connection closed")
+            r = json.loads(line)
+            if "event" in r:
+                self.events.append(r)
+                continue
+            if "error" in r:
+                raise VMError(f"QMP {name} {args}: {r['error']}")
+            return r.get("return")
+
+    def wait_event(self, name, timeout=30, pred=lambda e: True):
+        end = time.monotonic() + timeout
+        while True:
+            for i, e in enumerate(self.events):
+                if e["event"] == name and pred(e):
+                    return self.events.pop(i)
+            left = end - time.monotonic()
+            if left <= 0:
+                raise VMError(f"timeout waiting for QMP event {name}")
+            self.sock.settimeout(left)
+            line = self.f.readline()
+            if not line:
+                raise VMError("QMP connection closed")
+            r = json.loads(line)
+            if "event" in r:
+                self.events.append(r)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class GuestAgent:
+    """qemu-guest-agent client: guest-exec + guest-exec-status polling."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = None
+        self.buf = b""
+
+    def connect(self, timeout):
+        end = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < end:
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(self.path)
+                self.sock = s
+                self.buf = b""
+                self._sync(min(5, max(1, end - time.monotonic())))
+                return
+            except (OSError, VMError, ValueError) as e:  # agent not up yet
+                last = e
+                if self.sock:
+                    self.sock.close()
+                    self.sock = None
+                time.sleep(0.3)
+        raise VMError(f"guest agent not reachable within {timeout}s: {last}")
+
+    def _readline(self, timeout):
+        end = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise VMError("guest agent timeout")
+            self.sock.settimeout(left)
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise VMError("guest agent closed the channel")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line
+
+    def _sync(self, timeout):
+        sid = secrets.randbelow(2**31)
+        self.sock.sendall(b"\xff" + json.dumps(
+            {"execute": "guest-sync-delimited", "arguments": {"id": sid}}).encode() + b"\n")
+        end = time.monotonic() + timeout
+        while True:
+            line = self._readline(max(0.1, end - time.monotonic()))
+            line = line.split(b"\xff")[-1].strip()
+            if not line:
+                continue
+            r = json.loads(line)
+            if r.get("return") == sid:
+                return
+
+    def call(self, name, timeout=30, **args):
+        msg = {"execute": name}
+        if args:
+            msg["arguments"] = args
+        self.sock.sendall(json.dumps(msg).encode() + b"\n")
+        while True:
+            line = self._readline(timeout).split(b"\xff")[-1].strip()
+            if not line:
+                continue
+            r = json.loads(line)
+            if "error" in r:
+                raise VMError(f"guest agent {name}: {r['error']}")
+            if "return" in r:
+                return r["return"]
+
+    def exec(self, argv, stdin=None, timeout=120):
+        args = {"path": "/usr/bin/timeout",
+                "arg": ["-k", "5", str(int(timeout))] + list(argv),
+                "capture-output": True}
+        if stdin is not None:
+            if isinstance(stdin, str):
+                stdin = stdin.encode()
+            args["input-data"] = base64.b64encode(stdin).decode()
+        pid = self.call("guest-exec", **args)["pid"]
+        end = time.monotonic() + timeout + 15
+        delay = 0.01
+        while True:
+            st = self.call("guest-exec-status", pid=pid)
+            if st.get("exited"):
+                out = base64.b64decode(st.get("out-data", "")).decode(errors="replace")
+                err = base64.b64decode(st.get("err-data", "")).decode(errors="replace")
+                rc = st.get("exitcode", 128 + st.get("signal", 0))
+                return rc, out, err
+            if time.monotonic() > end:
+                raise VMError(f"guest command {argv!r} did not finish in {timeout}s")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+    def close(self):
+        if self.sock:
+            self.sock.close()
+            self.sock = None
+
+
+class Disk:
+    def __init__(self, path, volume_id, size_bytes):
+        self.path, self.volume_id, self.size_bytes = path, volume_id, size_bytes
+        self.node = "blk_" + serial_of(volume_id)
+        self.dev_id = "nvme_" + serial_of(volume_id)
+        self.port = None   # root port while attached
+
+    @property
+    def serial(self):
+        return serial_of(self.volume_id)
+
+    def sha256(self):
+        """Checksum of the backing file (the whole device's contents)."""
+        out = subprocess.run(["sha256sum", self.path], check=True, capture_output=True, text=True)
+        return out.stdout.split()[0]
+
+
+class VM:
+    def __init__(self, workdir, base_image, mem_mib=1024, smp=2, timeout_s=DEFAULT_TIMEOUT_S,
+                 guestfwd=(), net=True, cmdline_extra=""):
+        self.workdir = workdir
+        os.makedirs(os.path.join(workdir, "disks"), exist_ok=True)
+        self.base_image = base_image
+        self.root = os.path.join(workdir, "root.qcow2")
+        self.mem_mib, self.smp = mem_mib, smp
+        self.timeout_s = timeout_s
+        self.guestfwd = list(guestfwd)
+        self.net = net
+        self.cmdline_extra = cmdline_extra
+        self.proc = None
+        self.qmp = None
+        self.qga = None
+        self.disks = {}          # volume_id -> Disk
+        self.boots = 0
+        self._watchdog = None
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw",
+                        "-b", os.path.abspath(base_image), self.root], check=True)
+
+    # ---- disks -------------------------------------------------------------
+    def new_disk(self, size_bytes, volume_id=None):
+        volume_id = volume_id or random_volume_id()
+        path = os.path.join(self.workdir, "disks", serial_of(volume_id) + ".img")
+        with open(path, "wb") as f:
+            f.truncate(size_bytes)       # sparse
+        d = Disk(path, volume_id, size_bytes)
+        self.disks[volume_id] = d
+        return d
+
+    def _free_port(self):
+        used = {d.port for d in self.disks.values() if d.port is not None}
+        for i in range(1, ROOT_PORTS + 1):
+            if f"rp{i}" not in used:
+                return f"rp{i}"
+        raise VMError("no free pcie-root-port left")
+
+    def hotplug(self, disk):
+        """Attach like EBS on Nitro: a new NVMe controller on a free root port."""
+        if not self.running():
+            raise VMError("VM not running")
+        port = self._free_port()
+        self.qmp.cmd("blockdev-add", **{"driver": "raw", "node-name": disk.node,
+                                         "file": {"driver": "file", "filename": disk.path,
+                                                  "aio": "threads", "cache": {"direct": False}}})
+        self.qmp.cmd("device_add", driver="nvme", id=disk.dev_id, serial=disk.serial,
+                     drive=disk.node, bus=port)
+        disk.port = port
+
+    def hotunplug(self, disk, timeout=30):
+        self.qmp.cmd("device_del", id=disk.dev_id)
+        self.qmp.wait_event("DEVICE_DELETED", timeout=timeout,
+                            pred=lambda e: e.get("data", {}).get("device") == disk.dev_id)
+        self.qmp.cmd("blockdev-del", **{"node-name": disk.node})
+        disk.port = None
+
+    # ---- lifecycle ---------------------------------------------------------
+    def _argv(self, cold_disks):
+        a = ["qemu-system-x86_64", "-machine", "q35,accel=tcg", "-cpu", "max",
+             "-smp", str(self.smp), "-m", str(self.mem_mib),
+             "-nodefaults", "-display", "none", "-no-reboot",
+             "-kernel", kernel_path(),
+             "-append", "root=/dev/nvme0n1 rw console=ttyS0,115200 panic=-1 "
+                        "systemd.show_status=0 net.ifnames=0 nvme_core.io_timeout=30 "
+                        "systemd.journald.forward_to_console=0 " + self.cmdline_extra,
+             "-serial", f"file:{os.path.join(self.workdir, f'console.{self.boots}.log')}",
+             "-qmp", f"unix:{os.path.join(self.workdir, 'qmp.sock')},server=on,wait=off",
+             "-chardev", f"socket,id=qga0,path={os.path.join(self.workdir, 'qga.sock')},server=on,wait=off",
+             "-device", "virtio-serial-pci,id=vser0",
+             "-device", "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0",
+             "-blockdev", f"driver=qcow2,node-name=rootdisk,file.driver=file,file.filename={self.root},"
+                          "file.aio=threads,cache.direct=off",
+             "-device", "nvme,serial=rootvol0000000000000000,drive=rootdisk,bus=pcie.0,addr=0x5"]
+        for i in range(1, ROOT_PORTS + 1):
+            a += ["-device", f"pcie-root-port,id=rp{i},bus=pcie.0,chassis={i},"
+                             f"addr={0x8 + (i - 1) // 8:#x}.{(i - 1) % 8},multifunction=on"]
+        for d in cold_disks:
+            a += ["-blockdev", f"driver=raw,node-name={d.node},file.driver=file,"
+                               f"file.filename={d.path},file.aio=threads",
+                  "-device", f"nvme,id={d.dev_id},serial={d.serial},drive={d.node},bus={d.port}"]
+        if self.net:
+            nd = "user,id=net0,restrict=on,net=169.254.0.0/16,host=169.254.0.1,dhcpstart=169.254.0.15"
+            for gip, gport, hport in self.guestfwd:
+                nd += f",guestfwd=tcp:{gip}:{gport}-tcp:127.0.0.1:{hport}"
+            a += ["-netdev", nd, "-device", "virtio-net-pci,netdev=net0,romfile="]
+        return a
+
+    def start(self, cold_disks=None, shuffle_seed=None, boot_timeout=120):
+        """Boot. cold_disks: Disks present at power-on (in this port order)."""
+        if self.running():
+            raise VMError("already running")
+        cold = list(cold_disks if cold_disks is not None else
+                    [d for d in self.disks.values() if d.port is not None])
+        for d in self.disks.values():
+            d.port = None
+        if shuffle_seed is not None:
+            import random
+            random.Random(shuffle_seed).shuffle(cold)
+        for i, d in enumerate(cold):
+            d.port = f"rp{ROOT_PORTS - i}"   # use ports from the top; hot-plug uses the bottom
+        for s in ("qmp.sock", "qga.sock"):
+            try:
+                os.unlink(os.path.join(self.workdir, s))
+            except FileNotFoundError:
+                pass
+        self.t_start = time.monotonic()
+        self.log = open(os.path.join(self.workdir, f"qemu.{self.boots}.log"), "wb")
+        self.proc = subprocess.Popen(self._argv(cold), stdin=subprocess.DEVNULL, stdout=self.log,
+                                     stderr=subprocess.STDOUT, preexec_fn=_set_pdeathsig)
+        self.boots += 1
+        self._arm_watchdog()
+        end = time.monotonic() + 10
+        while not os.path.exists(os.path.join(self.workdir, "qmp.sock")):
+            if self.proc.poll() is not None or time.monotonic() > end:
+                raise VMError("QEMU did not start: " + self.qemu_log())
+            time.sleep(0.05)
+        self.qmp = QMP(os.path.join(self.workdir, "qmp.sock"))
+        self.qga = GuestAgent(os.path.join(self.workdir, "qga.sock"))
+        try:
+            self.qga.connect(boot_timeout)
+        except VMError:
+            raise VMError("guest did not come up; console tail:\n" + self.console_tail())
+        self.boot_seconds = time.monotonic() - self.t_start
+        return self.boot_seconds
+
+    def _arm_watchdog(self):
+        proc = self.proc
+
+        def kill():
+            if proc.poll() is None:
+                proc.kill()
+        self._watchdog = threading.Timer(self.timeout_s, kill)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def _reap(self):
+        if self._watchdog:
+            self._watchdog.cancel()
+        if self.qga:
+            self.qga.close()
+        if self.qmp:
+            self.qmp.close()
+        if self.proc:
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        if getattr(self, "log", None):
+            self.log.close()
+
+    def power_cut(self):
+        """Pull the plug: SIGKILL QEMU. Writes the guest had not flushed to the
+        qcow2 root may be lost; raw data disks keep what QEMU had written."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self._reap()
+
+    def shutdown(self, timeout=60):
+        if not self.running():
+            self._reap()
+            return
+        try:
+            self.qga.call("guest-shutdown", mode="powerdown")
+        except VMError:
+            pass
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self._reap()
+
+    def reboot(self, **kw):
+        """Clean reboot: QEMU runs with -no-reboot, so a guest reboot exits QEMU;
+        start it again on the same disks (attached disks stay attached)."""
+        attached = [d for d in self.disks.values() if d.port is not None]
+        try:
+            self.qga.call("guest-shutdown", mode="reboot")
+        except VMError:
+            pass
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            raise VMError("guest did not reboot within 60s")
+        self._reap()
+        return self.start(cold_disks=attached, **kw)
+
+    def kill(self):
+        self.power_cut()
+
+    # ---- commands ----------------------------------------------------------
+    def run(self, argv, stdin=None, timeout=120, check=True):
+        """Run argv in the guest; returns (rc, stdout, stderr)."""
+        if isinstance(argv, str):
+            argv = [argv]
+        rc, out, err = self.qga.exec(argv, stdin=stdin, timeout=timeout)
+        if check and rc != 0:
+            raise CommandFailed(argv, rc, out, err)
+        return rc, out, err
+
+    def sh(self, script, timeout=120, check=True, stdin=None):
+        """Test-side convenience: run a shell snippet (tests only, never product code)."""
+        rc, out, err = self.run(["/bin/sh", "-ec", script], stdin=stdin, timeout=timeout, check=check)
+        return out if check else (rc, out, err)
+
+    def wait_for(self, script, timeout=30, interval=0.2):
+        """Poll a shell condition in the guest until it exits 0."""
+        end = time.monotonic() + timeout
+        while True:
+            rc, out, err = self.run(["/bin/sh", "-c", script], check=False, timeout=max(10, timeout))
+            if rc == 0:
+                return out
+            if time.monotonic() > end:
+                raise VMError(f"condition not met in {timeout}s: {script}\n{out}{err}")
+            time.sleep(interval)
+
+    def write_file(self, path, data, mode="0644"):
+        self.run(["/bin/sh", "-ec", f'cat > "$1"; chmod {mode} "$1"', "sh", path], stdin=data)
+
+    def journal(self):
+        try:
+            return self.run(["journalctl", "-b", "--no-pager", "-o", "short-monotonic"],
+                            check=False, timeout=30)[1]
+        except Exception as e:   # noqa: BLE001 - best effort on a broken guest
+            return f"(journal unavailable: {e})"
+
+    def console_tail(self, n=60):
+        logs = sorted(f for f in os.listdir(self.workdir) if f.startswith("console."))
+        if not logs:
+            return ""
+        with open(os.path.join(self.workdir, logs[-1]), errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+
+    def qemu_log(self):
+        try:
+            with open(os.path.join(self.workdir, f"qemu.{self.boots - 1}.log"), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""

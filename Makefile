@@ -15,7 +15,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -laio
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla \
-           -Wno-unused-parameter -D_FILE_OFFSET_BITS=64 -DDMSCALE_VERSION='"$(VERSION)"' \
+           -Wno-unused-parameter -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DDMSCALE_VERSION='"$(VERSION)"' \
            -I. $(PKG_CFLAGS)
 LDLIBS  += $(PKG_LIBS) -lm
 

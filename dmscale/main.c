@@ -1,2 +1,192 @@
+/* dmscale command line. */
+#include <getopt.h>
 #include <stdio.h>
-int main(void) { puts("dmscale " DMSCALE_VERSION); return 0; }
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dmscale/log.h"
+#include "dmscale/pool.h"
+
+int dms_cmd_daemon(int argc, char **argv) __attribute__((weak));
+
+static const char *const usage_main =
+	"usage: dmscale [--verbose|--quiet] COMMAND [OPTIONS]\n"
+	"\n"
+	"Keep a scratch filesystem from running out of space by growing it over EBS volumes.\n"
+	"\n"
+	"commands:\n"
+	"  init      label a blank volume, create the pool, mkfs, mount (reassembles if labelled)\n"
+	"  attach    append a volume to a live pool and grow its filesystem online\n"
+	"  assemble  find members by label, activate complete pools, mount\n"
+	"  status    show a pool (--json for scripts)\n"
+	"  daemon    watch free space and provision EBS volumes\n"
+	"\n"
+	"Run 'dmscale COMMAND --help' for a command's options. Version: " DMSCALE_VERSION "\n";
+
+static const char *const usage_init =
+	"usage: dmscale init [--name NAME] [--mountpoint DIR] [--fs ext4|xfs|btrfs] [--force] DEVICE\n"
+	"\n"
+	"On a blank DEVICE: write the member label, create /dev/mapper/dmscale-NAME (dm-linear),\n"
+	"mkfs and mount at DIR. On a DEVICE already labelled for NAME: reassemble and mount, never\n"
+	"format. Refuses devices with any signature (unless --force), in use, the root disk, or\n"
+	"smaller than 1 GiB.\n"
+	"  --name NAME        pool name (default scratch)\n"
+	"  --mountpoint DIR   where to mount (default /var/lib/docker)\n"
+	"  --fs TYPE          ext4 (default), xfs or btrfs\n"
+	"  --force            overwrite existing signatures (the data on DEVICE is lost)\n";
+
+static const char *const usage_attach =
+	"usage: dmscale attach [--name NAME] [--udev] [--force] DEVICE\n"
+	"\n"
+	"Append DEVICE to the live pool (one table reload) and grow the mounted filesystem.\n"
+	"  --name NAME   pool (default scratch)\n"
+	"  --udev        called by udev for every new disk: claim only volumes the daemon recorded\n"
+	"                as pending, or devices carrying a dmscale label; ignore anything else\n"
+	"  --force       accept a device holding a signature (its data is lost)\n";
+
+static const char *const usage_assemble =
+	"usage: dmscale assemble [--name NAME | --all]\n"
+	"\n"
+	"Find members by label on all block devices, activate the pool if its member set is\n"
+	"complete, mount it and finish any interrupted growth. Refuses an incomplete pool and\n"
+	"names the missing volumes.\n";
+
+static const char *const usage_status =
+	"usage: dmscale status [--name NAME] [--json]\n"
+	"\n"
+	"Show the pool: target, state, size, filesystem usage, members, pending volumes.\n"
+	"Without root, members come from sysfs only (labels need root).\n";
+
+enum { OPT_NAME = 1000, OPT_MP, OPT_FS, OPT_FORCE, OPT_UDEV, OPT_JSON, OPT_ALL, OPT_HELP };
+
+static const struct option common_opts[] = {
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "mountpoint", required_argument, NULL, OPT_MP },
+	{ "fs", required_argument, NULL, OPT_FS },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "udev", no_argument, NULL, OPT_UDEV },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "all", no_argument, NULL, OPT_ALL },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Parse options; `allowed` lists the option ids the command accepts. */
+static int parse(int argc, char **argv, struct dms_opts *o, const int *allowed, const char *usage,
+		 int want_device, const char **device)
+{
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", common_opts, NULL)) != -1) {
+		if (c == 'h' || c == OPT_HELP) {
+			fputs(usage, stdout);
+			exit(0);
+		}
+		int ok = 0;
+		for (const int *a = allowed; *a; a++)
+			ok |= *a == c;
+		if (!ok) {
+			fprintf(stderr, "dmscale %s: unknown or misplaced option\n%s", argv[0], usage);
+			return -EINVAL;
+		}
+		switch (c) {
+		case OPT_NAME: o->name = optarg; break;
+		case OPT_MP:
+			if (optarg[0] != '/') {
+				log_error("--mountpoint must be an absolute path, not '%s'", optarg);
+				return -EINVAL;
+			}
+			o->mountpoint = optarg;
+			break;
+		case OPT_FS: o->fstype = optarg; break;
+		case OPT_FORCE: o->force = true; break;
+		case OPT_UDEV: o->udev = true; break;
+		case OPT_JSON: o->json = true; break;
+		case OPT_ALL: o->all = true; break;
+		}
+	}
+	int rest = argc - optind;
+	if (want_device) {
+		if (rest != 1) {
+			fprintf(stderr, "dmscale %s: exactly one DEVICE expected\n%s", argv[0], usage);
+			return -EINVAL;
+		}
+		*device = argv[optind];
+	} else if (rest != 0) {
+		fprintf(stderr, "dmscale %s: unexpected argument '%s'\n%s", argv[0], argv[optind], usage);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct dms_opts o = { .name = DMS_DEFAULT_NAME, .fstype = DMS_DEFAULT_FS };
+	const char *device = NULL;
+	int r, argi = 1;
+
+	/* Like systemd: use journal priorities only if stderr really is the journal stream. */
+	const char *js = getenv("JOURNAL_STREAM");
+	struct stat st;
+	unsigned long long jdev, jino;
+	if (js && sscanf(js, "%llu:%llu", &jdev, &jino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+	    (unsigned long long)st.st_dev == jdev && (unsigned long long)st.st_ino == jino)
+		log_set_journal_prefix(1);
+	for (; argi < argc && argv[argi][0] == '-'; argi++) {
+		if (!strcmp(argv[argi], "--version")) {
+			printf("dmscale %s\n", DMSCALE_VERSION);
+			return 0;
+		} else if (!strcmp(argv[argi], "--help") || !strcmp(argv[argi], "-h")) {
+			fputs(usage_main, stdout);
+			return 0;
+		} else if (!strcmp(argv[argi], "--verbose") || !strcmp(argv[argi], "-v")) {
+			log_set_level(LOG_LVL_DEBUG);
+		} else if (!strcmp(argv[argi], "--quiet") || !strcmp(argv[argi], "-q")) {
+			log_set_level(LOG_LVL_WARN);
+		} else {
+			fprintf(stderr, "dmscale: unknown option '%s'\n%s", argv[argi], usage_main);
+			return 2;
+		}
+	}
+	if (argi >= argc) {
+		fputs(usage_main, stderr);
+		return 2;
+	}
+	const char *cmd = argv[argi];
+	int cargc = argc - argi;
+	char **cargv = argv + argi;
+
+	if (!strcmp(cmd, "init")) {
+		static const int a[] = { OPT_NAME, OPT_MP, OPT_FS, OPT_FORCE, 0 };
+		if (parse(cargc, cargv, &o, a, usage_init, 1, &device) < 0)
+			return 2;
+		r = dms_cmd_init(&o, device);
+	} else if (!strcmp(cmd, "attach")) {
+		static const int a[] = { OPT_NAME, OPT_UDEV, OPT_FORCE, 0 };
+		if (parse(cargc, cargv, &o, a, usage_attach, 1, &device) < 0)
+			return 2;
+		r = dms_cmd_attach(&o, device);
+	} else if (!strcmp(cmd, "assemble")) {
+		static const int a[] = { OPT_NAME, OPT_ALL, OPT_MP, 0 };
+		if (parse(cargc, cargv, &o, a, usage_assemble, 0, NULL) < 0)
+			return 2;
+		r = dms_cmd_assemble(&o);
+	} else if (!strcmp(cmd, "status")) {
+		static const int a[] = { OPT_NAME, OPT_JSON, 0 };
+		if (parse(cargc, cargv, &o, a, usage_status, 0, NULL) < 0)
+			return 2;
+		r = dms_cmd_status(&o);
+	} else if (!strcmp(cmd, "daemon")) {
+		if (!dms_cmd_daemon) {
+			log_error("this build has no daemon");
+			return 1;
+		}
+		r = dms_cmd_daemon(cargc, cargv);
+	} else {
+		fprintf(stderr, "dmscale: unknown command '%s'\n%s", cmd, usage_main);
+		return 2;
+	}
+	return r < 0 ? 1 : 0;
+}

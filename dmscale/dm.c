@@ -1,0 +1,210 @@
+/* device-mapper through libdevmapper, with udev cookies so callers never race
+ * /dev/mapper nodes and nothing hangs when run from a udev-triggered unit. */
+#include "dmscale/dm.h"
+
+#include <libdevmapper.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+
+#include "dmscale/log.h"
+
+static struct dm_task *task_named(int type, const char *name)
+{
+	struct dm_task *dmt = dm_task_create(type);
+	if (!dmt)
+		return NULL;
+	if (!dm_task_set_name(dmt, name)) {
+		dm_task_destroy(dmt);
+		return NULL;
+	}
+	return dmt;
+}
+
+static int add_targets(struct dm_task *dmt, const struct dms_dm_target *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!dm_task_add_target(dmt, t[i].start_sectors, t[i].length_sectors, t[i].type, t[i].params))
+			return -ENOMEM;
+	return 0;
+}
+
+int dms_dm_info(const char *name, struct dms_dm_info *info)
+{
+	struct dm_info di;
+	int r = 0;
+
+	memset(info, 0, sizeof(*info));
+	/* DM_DEVICE_INFO tolerates a missing device; TABLE would fail with ENXIO. */
+	struct dm_task *dmt = task_named(DM_DEVICE_INFO, name);
+	if (!dmt)
+		return log_error_errno(ENOMEM, "dm: cannot create task for %s", name);
+	if (!dm_task_run(dmt) || !dm_task_get_info(dmt, &di)) {
+		dm_task_destroy(dmt);
+		return log_error_errno(EIO, "dm: cannot query %s; is dm_mod loaded and are you root?", name);
+	}
+	dm_task_destroy(dmt);
+	if (!di.exists)
+		return 0;
+	dmt = task_named(DM_DEVICE_TABLE, name);
+	if (!dmt)
+		return log_error_errno(ENOMEM, "dm: cannot create task for %s", name);
+	if (!dm_task_run(dmt)) {
+		r = log_error_errno(EIO, "dm: cannot query %s; is dm_mod loaded and are you root?", name);
+		goto out;
+	}
+	if (!dm_task_get_info(dmt, &di)) {
+		r = log_error_errno(EIO, "dm: no info for %s", name);
+		goto out;
+	}
+	if (!di.exists)
+		goto out;
+	info->exists = true;
+	info->suspended = di.suspended;
+	info->devnum = makedev(di.major, di.minor);
+	info->target_count = di.target_count;
+	info->event_nr = di.event_nr;
+	const char *uuid = dm_task_get_uuid(dmt);
+	if (uuid)
+		snprintf(info->uuid, sizeof(info->uuid), "%s", uuid);
+	void *next = NULL;
+	uint64_t start, length;
+	char *type, *params;
+	do {
+		next = dm_get_next_target(dmt, next, &start, &length, &type, &params);
+		if (type)
+			info->size_sectors = start + length;
+	} while (next);
+out:
+	dm_task_destroy(dmt);
+	return r;
+}
+
+int dms_dm_create(const char *name, const char *uuid, const struct dms_dm_target *t, size_t n)
+{
+	uint32_t cookie = 0;
+	int r = 0;
+	struct dm_task *dmt = task_named(DM_DEVICE_CREATE, name);
+	if (!dmt)
+		return log_error_errno(ENOMEM, "dm: cannot create task for %s", name);
+	if (!dm_task_set_uuid(dmt, uuid) || add_targets(dmt, t, n) < 0) {
+		r = log_error_errno(ENOMEM, "dm: cannot build the table of %s", name);
+		goto out;
+	}
+	if (!dm_task_set_cookie(dmt, &cookie, 0)) {
+		r = log_error_errno(EIO, "dm: cannot set a udev cookie for %s", name);
+		goto out;
+	}
+	if (!dm_task_run(dmt)) {
+		r = log_error_errno(EIO, "dm: creating %s failed (see the kernel log: dmesg); "
+				    "is a device of that name already there?", name);
+		(void)dm_udev_wait(cookie);
+		goto out;
+	}
+	(void)dm_udev_wait(cookie);
+out:
+	dm_task_destroy(dmt);
+	return r;
+}
+
+int dms_dm_reload(const char *name, const struct dms_dm_target *t, size_t n)
+{
+	uint32_t cookie = 0;
+	int r = 0;
+	struct dm_task *dmt = task_named(DM_DEVICE_RELOAD, name);
+	if (!dmt)
+		return log_error_errno(ENOMEM, "dm: cannot create task for %s", name);
+	if (add_targets(dmt, t, n) < 0) {
+		r = log_error_errno(ENOMEM, "dm: cannot build the table of %s", name);
+		goto out;
+	}
+	if (!dm_task_run(dmt)) {
+		r = log_error_errno(EIO, "dm: loading the new table of %s failed (see dmesg); "
+				    "the live table is unchanged", name);
+		goto out;
+	}
+	dm_task_destroy(dmt);
+	dmt = task_named(DM_DEVICE_RESUME, name);
+	if (!dmt)
+		return log_error_errno(ENOMEM, "dm: cannot create task for %s", name);
+	if (!dm_task_set_cookie(dmt, &cookie, 0) || !dm_task_run(dmt)) {
+		r = log_error_errno(EIO, "dm: resuming %s with its new table failed (see dmesg)", name);
+		if (cookie)
+			(void)dm_udev_wait(cookie);
+		goto out;
+	}
+	(void)dm_udev_wait(cookie);
+out:
+	dm_task_destroy(dmt);
+	return r;
+}
+
+int dms_dm_table_equals(const char *name, const struct dms_dm_target *t, size_t n)
+{
+	int r = 1;
+	size_t i = 0;
+	struct dm_task *dmt = task_named(DM_DEVICE_TABLE, name);
+	if (!dmt)
+		return -ENOMEM;
+	if (!dm_task_run(dmt)) {
+		r = -EIO;
+		goto out;
+	}
+	void *next = NULL;
+	uint64_t start, length;
+	char *type, *params;
+	do {
+		next = dm_get_next_target(dmt, next, &start, &length, &type, &params);
+		if (!type)
+			break;
+		if (i >= n || start != t[i].start_sectors || length != t[i].length_sectors ||
+		    strcmp(type, t[i].type) || strcmp(params, t[i].params)) {
+			r = 0;
+			goto out;
+		}
+		i++;
+	} while (next);
+	if (i != n)
+		r = 0;
+out:
+	dm_task_destroy(dmt);
+	return r;
+}
+
+int dms_dm_deps(const char *name, dev_t *out, size_t max, size_t *count)
+{
+	int r = 0;
+	struct dm_task *dmt = task_named(DM_DEVICE_DEPS, name);
+	if (!dmt)
+		return -ENOMEM;
+	if (!dm_task_run(dmt)) {
+		r = -EIO;
+		goto out;
+	}
+	struct dm_deps *deps = dm_task_get_deps(dmt);
+	if (!deps) {
+		r = -EIO;
+		goto out;
+	}
+	*count = 0;
+	for (uint32_t i = 0; i < deps->count && *count < max; i++)
+		out[(*count)++] = (dev_t)deps->device[i];
+out:
+	dm_task_destroy(dmt);
+	return r;
+}
+
+int dms_dm_remove(const char *name)
+{
+	uint32_t cookie = 0;
+	int r = 0;
+	struct dm_task *dmt = task_named(DM_DEVICE_REMOVE, name);
+	if (!dmt)
+		return -ENOMEM;
+	if (!dm_task_set_cookie(dmt, &cookie, 0) || !dm_task_run(dmt))
+		r = log_error_errno(EBUSY, "dm: cannot remove %s (in use?)", name);
+	if (cookie)
+		(void)dm_udev_wait(cookie);
+	dm_task_destroy(dmt);
+	return r;
+}

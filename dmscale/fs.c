@@ -1,0 +1,244 @@
+#include "dmscale/fs.h"
+
+#include <fcntl.h>
+#include <linux/btrfs.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "dmscale/log.h"
+
+/* ext4 online resize (fs/ext4/ext4.h, stable ABI). */
+#define EXT4_IOC_RESIZE_FS _IOW('f', 16, uint64_t)
+
+/* xfs (xfs_fs.h, stable ABI); defined here to avoid a build dependency on xfslibs-dev. */
+struct xfs_fsop_geom {
+	uint32_t blocksize, rtextsize, agblocks, agcount, logblocks, sectsize, inodesize, imaxpct;
+	uint64_t datablocks, rtblocks, rtextents, logstart;
+	unsigned char uuid[16];
+	uint32_t sunit, swidth;
+	int32_t version;
+	uint32_t flags, logsectsize, rtsectsize, dirblocksize, logsunit, sick, checked;
+	uint64_t reserved[17];
+};
+struct xfs_growfs_data {
+	uint64_t newblocks;
+	uint32_t imaxpct;
+};
+#define XFS_IOC_FSGEOMETRY   _IOR('X', 126, struct xfs_fsop_geom)
+#define XFS_IOC_FSGROWFSDATA _IOW('X', 110, struct xfs_growfs_data)
+_Static_assert(sizeof(struct xfs_fsop_geom) == 256, "xfs_fsop_geom ABI");
+_Static_assert(sizeof(struct xfs_growfs_data) == 16, "xfs_growfs_data ABI");
+
+extern char **environ;
+
+bool dms_fs_type_supported(const char *t)
+{
+	return !strcmp(t, "ext4") || !strcmp(t, "xfs") || !strcmp(t, "btrfs");
+}
+
+int dms_run_argv(char *const argv[])
+{
+	static char *const env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL };
+	pid_t pid;
+	int status;
+	char path[256];
+	int r = -ENOENT;
+
+	/* Resolve argv[0] in a fixed PATH: the caller's environment never decides
+	 * which program runs as root. */
+	static const char *const dirs[] = { "/usr/sbin", "/usr/bin", "/sbin", "/bin" };
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dirs[i], argv[0]);
+		if (access(path, X_OK) == 0) {
+			r = 0;
+			break;
+		}
+	}
+	if (r < 0)
+		return log_error_errno(ENOENT, "%s: program not found; install it (e.g. e2fsprogs, xfsprogs, "
+				       "btrfs-progs)", argv[0]);
+	r = posix_spawn(&pid, path, NULL, NULL, argv, env);
+	if (r != 0)
+		return log_error_errno(r, "%s: cannot start: %m", path);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return log_error_errno(errno, "%s: waitpid: %m", path);
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
+int dms_fs_mkfs(const char *fstype, const char *devnode, bytes_t device_bytes)
+{
+	int r;
+	(void)device_bytes;
+	if (!strcmp(fstype, "ext4")) {
+		/* -m 0: scratch space needs no root reserve. The default resize_inode
+		 * reserves GDT blocks for 1024x online growth (100 GiB -> 100 TiB); 64bit
+		 * (Debian default) lifts the 16 TiB limit. nodiscard: a new EBS volume
+		 * reads as zeros already; lazy init keeps mkfs O(1) in size. */
+		char *argv[] = { "mkfs.ext4", "-q", "-F", "-m", "0", "-O", "64bit,resize_inode",
+				 "-E", "nodiscard,lazy_itable_init=1,lazy_journal_init=1",
+				 "-L", "dmscale", (char *)devnode, NULL };
+		r = dms_run_argv(argv);
+	} else if (!strcmp(fstype, "xfs")) {
+		/* -K: no discard at mkfs. AG size stays mkfs' default (size/4 below
+		 * 4 TiB): growfs adds whole AGs of that size, so a 100 GiB start reaches
+		 * 16 TiB with ~650 AGs, which XFS handles well (docs/DESIGN.md). */
+		char *argv[] = { "mkfs.xfs", "-q", "-f", "-K", "-L", "dmscale", (char *)devnode, NULL };
+		r = dms_run_argv(argv);
+	} else if (!strcmp(fstype, "btrfs")) {
+		char *argv[] = { "mkfs.btrfs", "-q", "-f", "-K", "-L", "dmscale", (char *)devnode, NULL };
+		r = dms_run_argv(argv);
+	} else {
+		return log_error_errno(EINVAL, "unsupported filesystem '%s': use ext4, xfs or btrfs", fstype);
+	}
+	if (r < 0)
+		return r;
+	if (r != 0)
+		return log_error_errno(EIO, "%s: mkfs.%s failed with status %d", devnode, fstype, r);
+	return 0;
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[4096];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int dms_fs_mount(const char *fstype, const char *devnode, const char *mountpoint)
+{
+	int r = mkdir_p(mountpoint);
+	if (r < 0)
+		return log_error_errno(r, "%s: cannot create the mountpoint: %m", mountpoint);
+	if (mount(devnode, mountpoint, fstype, MS_NOATIME, NULL) < 0)
+		return log_error_errno(errno, "%s: cannot mount %s (%s): %m; see dmesg", mountpoint, devnode, fstype);
+	return 0;
+}
+
+/* Unescape the octal escapes of /proc/self/mountinfo in place. */
+static void unescape(char *s)
+{
+	char *w = s;
+	for (char *r = s; *r; r++) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] && r[3]) {
+			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+			r += 3;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+}
+
+int dms_fs_find_mount(dev_t devnum, char *mp, size_t mplen)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -errno;
+	char line[4096];
+	int found = 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned id, parent, ma, mi;
+		char root[1024], point[1024];
+		if (sscanf(line, "%u %u %u:%u %1023s %1023s", &id, &parent, &ma, &mi, root, point) != 6)
+			continue;
+		if (makedev(ma, mi) != devnum)
+			continue;
+		unescape(point);
+		snprintf(mp, mplen, "%s", point);
+		found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+int dms_fs_usage(const char *mountpoint, struct dms_fs_usage *u)
+{
+	struct statvfs sv;
+	if (statvfs(mountpoint, &sv) < 0)
+		return -errno;
+	u->block_bytes = sv.f_frsize;
+	u->size_bytes = (bytes_t)sv.f_blocks * sv.f_frsize;
+	u->used_bytes = (bytes_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;
+	u->free_bytes = (bytes_t)sv.f_bavail * sv.f_frsize;
+	return 0;
+}
+
+int dms_fs_grow(const char *fstype, const char *mountpoint, bytes_t device_bytes, bool *grown)
+{
+	int r = 0;
+	*grown = false;
+	int fd = open(mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return log_error_errno(errno, "%s: cannot open the mounted filesystem: %m", mountpoint);
+
+	if (!strcmp(fstype, "ext4")) {
+		struct statvfs sv;
+		if (fstatvfs(fd, &sv) < 0) {
+			r = log_error_errno(errno, "%s: statvfs: %m", mountpoint);
+			goto out;
+		}
+		uint64_t blocks = device_bytes / sv.f_bsize;
+		/* f_blocks excludes metadata overhead, so it cannot tell "already full
+		 * size"; the kernel returns 0 at once when blocks == its count. */
+		if (ioctl(fd, EXT4_IOC_RESIZE_FS, &blocks) < 0) {
+			r = log_error_errno(errno, "%s: ext4 online resize to %llu blocks failed: %m; see dmesg",
+					    mountpoint, (unsigned long long)blocks);
+			goto out;
+		}
+		*grown = true;
+	} else if (!strcmp(fstype, "xfs")) {
+		struct xfs_fsop_geom g;
+		memset(&g, 0, sizeof(g));
+		if (ioctl(fd, XFS_IOC_FSGEOMETRY, &g) < 0) {
+			r = log_error_errno(errno, "%s: xfs geometry: %m", mountpoint);
+			goto out;
+		}
+		uint64_t blocks = device_bytes / g.blocksize;
+		if (blocks <= g.datablocks)
+			goto out;
+		struct xfs_growfs_data in = { .newblocks = blocks, .imaxpct = g.imaxpct };
+		if (ioctl(fd, XFS_IOC_FSGROWFSDATA, &in) < 0) {
+			r = log_error_errno(errno, "%s: xfs growfs to %llu blocks failed: %m; see dmesg",
+					    mountpoint, (unsigned long long)blocks);
+			goto out;
+		}
+		*grown = true;
+	} else if (!strcmp(fstype, "btrfs")) {
+		struct btrfs_ioctl_vol_args va;
+		memset(&va, 0, sizeof(va));
+		snprintf(va.name, sizeof(va.name), "1:max");
+		if (ioctl(fd, BTRFS_IOC_RESIZE, &va) < 0) {
+			r = log_error_errno(errno, "%s: btrfs resize 1:max failed: %m; see dmesg", mountpoint);
+			goto out;
+		}
+		*grown = true;
+	} else {
+		r = log_error_errno(EINVAL, "%s: unsupported filesystem '%s'", mountpoint, fstype);
+	}
+out:
+	close(fd);
+	return r;
+}

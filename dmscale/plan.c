@@ -1,0 +1,264 @@
+/* Planning (pure): which devices form which pool, and the dm tables.
+ * The assembly rules are specified in docs/FORMAT.md §6. */
+#include "dmscale/plan.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dmscale/log.h"
+
+static int member_equal(const struct dms_member *x, const struct dms_member *y)
+{
+	return memcmp(x->uuid, y->uuid, 16) == 0 &&
+	       strncmp(x->volume_id, y->volume_id, DMS_VOLUME_ID_MAX) == 0 &&
+	       x->size_bytes == y->size_bytes && x->data_offset_bytes == y->data_offset_bytes &&
+	       x->data_bytes == y->data_bytes;
+}
+
+/* Two labels of one generation must describe the same pool state: everything
+ * except the per-device fields (member_uuid, member_index) and created_unix
+ * (informative only). */
+static int same_pool_state(const struct dms_label *a, const struct dms_label *b)
+{
+	if (a->generation != b->generation || memcmp(a->pool_uuid, b->pool_uuid, 16) ||
+	    strncmp(a->pool_name, b->pool_name, DMS_POOL_NAME_MAX) ||
+	    strncmp(a->fs_type, b->fs_type, DMS_FSTYPE_MAX) || a->target != b->target ||
+	    a->thin_meta_offset_bytes != b->thin_meta_offset_bytes ||
+	    a->thin_meta_bytes != b->thin_meta_bytes ||
+	    a->thin_virtual_bytes != b->thin_virtual_bytes || a->member_count != b->member_count)
+		return 0;
+	for (uint32_t i = 0; i < a->member_count; i++)
+		if (!member_equal(&a->members[i], &b->members[i]))
+			return 0;
+	return 1;
+}
+
+/* Member lists only grow by appending: an older label's list must be a prefix
+ * of the newer one. */
+static int is_prefix(const struct dms_label *older, const struct dms_label *newer)
+{
+	if (older->member_count > newer->member_count)
+		return 0;
+	for (uint32_t i = 0; i < older->member_count; i++)
+		if (!member_equal(&older->members[i], &newer->members[i]))
+			return 0;
+	return 1;
+}
+
+static int pool_selected(const struct dms_label *l, const uint8_t *pool_uuid)
+{
+	return memcmp(l->pool_uuid, pool_uuid, 16) == 0;
+}
+
+int dms_plan_assembly(const struct dms_found *found, size_t n, const char *pool_name,
+		      const uint8_t *pool_uuid, struct dms_assembly *out)
+{
+	uint8_t target[16];
+	char ustr[37];
+
+	if (!out || (n > 0 && !found) || (!pool_name && !pool_uuid))
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < DMS_MAX_MEMBERS; i++)
+		out->member_found[i] = SIZE_MAX;
+
+	/* 1. Which pool: by uuid, or the single pool uuid carrying that name.
+	 *    Labels that are not structurally valid are ignored throughout. */
+	if (pool_uuid) {
+		memcpy(target, pool_uuid, 16);
+	} else {
+		int have = 0;
+		for (size_t k = 0; k < n; k++) {
+			const struct dms_label *l = &found[k].label;
+			if (dms_label_validate(l) < 0) {
+				log_debug("%s: ignoring invalid label", found[k].devnode ? found[k].devnode : "?");
+				continue;
+			}
+			if (strcmp(l->pool_name, pool_name) != 0)
+				continue;
+			if (!have) {
+				memcpy(target, l->pool_uuid, 16);
+				have = 1;
+			} else if (memcmp(target, l->pool_uuid, 16) != 0) {
+				log_debug("pool name %s is carried by more than one pool uuid", pool_name);
+				return -ENOTUNIQ;
+			}
+		}
+		if (!have)
+			return -ENOENT;
+	}
+
+	/* 2. The labels of that pool: newest generation, duplicate member uuids. */
+	size_t newest_k = SIZE_MAX;
+	for (size_t k = 0; k < n; k++) {
+		const struct dms_label *l = &found[k].label;
+		if (!pool_selected(l, target) || dms_label_validate(l) < 0)
+			continue;
+		for (size_t j = 0; j < k; j++) {
+			const struct dms_label *o = &found[j].label;
+			/* cheap tests first: validate only on a match */
+			if (!pool_selected(o, target) || memcmp(o->member_uuid, l->member_uuid, 16) != 0 ||
+			    dms_label_validate(o) < 0)
+				continue;
+			dms_uuid_format(l->member_uuid, ustr);
+			log_debug("member %s seen on both %s and %s (cloned volume?)", ustr,
+				  found[j].devnode ? found[j].devnode : "?",
+				  found[k].devnode ? found[k].devnode : "?");
+			return -ENOTUNIQ;
+		}
+		if (newest_k == SIZE_MAX || l->generation > found[newest_k].label.generation)
+			newest_k = k;
+	}
+	if (newest_k == SIZE_MAX)
+		return -ENOENT;
+
+	const struct dms_label *newest = &found[newest_k].label;
+	const uint64_t gen = newest->generation;
+
+	/* 3. Every label carrying the newest generation must agree on the pool
+	 *    state; two different lists under one generation cannot be resolved. */
+	for (size_t k = 0; k < n; k++) {
+		const struct dms_label *l = &found[k].label;
+		if (!pool_selected(l, target) || l->generation != gen || dms_label_validate(l) < 0)
+			continue;
+		if (!same_pool_state(l, newest)) {
+			log_debug("%s and %s disagree about generation %" PRIu64 " of pool %s",
+				  found[k].devnode ? found[k].devnode : "?",
+				  found[newest_k].devnode ? found[newest_k].devnode : "?", gen,
+				  newest->pool_name);
+			return -EUCLEAN;
+		}
+	}
+
+	memcpy(out->pool_uuid, newest->pool_uuid, 16);
+	memcpy(out->pool_name, newest->pool_name, DMS_POOL_NAME_MAX);
+	out->generation = gen;
+	out->newest_generation = gen;
+	out->label = *newest;
+
+	/* 4. Map each member of the newest list to the device carrying it. */
+	for (uint32_t i = 0; i < newest->member_count; i++) {
+		const struct dms_member *m = &newest->members[i];
+		size_t at = SIZE_MAX;
+		for (size_t k = 0; k < n; k++) {
+			const struct dms_label *l = &found[k].label;
+			if (!pool_selected(l, target) || memcmp(l->member_uuid, m->uuid, 16) != 0 ||
+			    dms_label_validate(l) < 0)
+				continue;
+			at = k;
+			break;
+		}
+		if (at == SIZE_MAX) {
+			char *dst = out->missing[out->missing_count++];
+			if (m->volume_id[0]) {
+				snprintf(dst, sizeof(out->missing[0]), "%s", m->volume_id);
+			} else {
+				dms_uuid_format(m->uuid, ustr);
+				snprintf(dst, sizeof(out->missing[0]), "member %s", ustr);
+			}
+			continue;
+		}
+		const struct dms_label *own = &found[at].label;
+		/* The device's own (possibly older) view must be a prefix of the
+		 * chosen list, with itself at the same index. */
+		if (own->member_index != i || !is_prefix(own, newest)) {
+			dms_uuid_format(m->uuid, ustr);
+			log_debug("%s: label of member %s contradicts generation %" PRIu64,
+				  found[at].devnode ? found[at].devnode : "?", ustr, gen);
+			return -EUCLEAN;
+		}
+		out->member_found[i] = at;
+		out->stale[i] = own->generation < gen;
+	}
+
+	if (out->missing_count > 0) {
+		log_debug("pool %s generation %" PRIu64 ": %zu of %" PRIu32 " members missing, first %s",
+			  out->pool_name, gen, out->missing_count, newest->member_count, out->missing[0]);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+int dms_plan_linear(const struct dms_label *l, struct dms_table *t)
+{
+	if (!l || !t)
+		return -EINVAL;
+	memset(t, 0, sizeof(*t));
+	if (l->member_count < 1 || l->member_count > DMS_MAX_MEMBERS)
+		return -EINVAL;
+
+	sectors_t start = 0;
+	for (uint32_t i = 0; i < l->member_count; i++) {
+		const struct dms_member *m = &l->members[i];
+		if (m->data_bytes == 0 || m->data_bytes % SECTOR_BYTES ||
+		    m->data_offset_bytes == 0 || m->data_offset_bytes % SECTOR_BYTES)
+			goto inval;
+		sectors_t len = bytes_to_sectors(m->data_bytes);
+		if (start > UINT64_MAX - len)
+			goto inval;
+		t->seg[i] = (struct dms_segment){
+			.start_sectors = start,
+			.length_sectors = len,
+			.member_index = i,
+			.offset_sectors = bytes_to_sectors(m->data_offset_bytes),
+		};
+		start += len;
+	}
+	t->count = l->member_count;
+	t->total_sectors = start;
+	return 0;
+inval:
+	memset(t, 0, sizeof(*t));
+	return -EINVAL;
+}
+
+int dms_segment_params(const struct dms_segment *s, unsigned major, unsigned minor, char *out, size_t outlen)
+{
+	if (!s || !out || outlen == 0)
+		return -EINVAL;
+	int r = snprintf(out, outlen, "%u:%u %" PRIu64, major, minor, (uint64_t)s->offset_sectors);
+	if (r < 0)
+		return -EINVAL;
+	if ((size_t)r >= outlen)
+		return -ENOSPC;
+	return 0;
+}
+
+int dms_plan_append(const struct dms_label *cur, const struct dms_member *new_member, struct dms_label *next)
+{
+	if (!cur || !new_member || !next)
+		return -EINVAL;
+	if (cur->member_count >= DMS_MAX_MEMBERS)
+		return -E2BIG;
+	if (cur->generation == UINT64_MAX)
+		return -EOVERFLOW;
+
+	/* cur, new_member and next may alias: build in a temporary. */
+	struct dms_label tmp = *cur;
+	const uint32_t i = cur->member_count;
+	tmp.members[i] = *new_member;
+	tmp.member_count = i + 1;
+	tmp.generation = cur->generation + 1;
+	memcpy(tmp.member_uuid, new_member->uuid, 16);
+	tmp.member_index = i;
+
+	int r = dms_label_validate(&tmp);
+	if (r < 0)
+		return r;
+	*next = tmp;
+	return 0;
+}
+
+void dms_label_for_member(const struct dms_label *l, uint32_t i, struct dms_label *out)
+{
+	if (!l || !out)
+		return;
+	if (out != l)
+		*out = *l;
+	if (i >= out->member_count || i >= DMS_MAX_MEMBERS)
+		return; /* left as copied; dms_label_validate() rejects a mismatch */
+	memcpy(out->member_uuid, out->members[i].uuid, 16);
+	out->member_index = i;
+}

@@ -1,0 +1,8 @@
+#ifndef DMSCALE_PROBE_H
+#define DMSCALE_PROBE_H
+#include <stddef.h>
+/* libblkid: does the device hold any signature (filesystem, partition table,
+ * LVM PV, RAID member, swap, ...)? 1 and a description in what[], 0 if blank,
+ * -errno on error. The device is opened read-only. */
+int dms_probe_signatures(const char *devnode, char *what, size_t whatlen);
+#endif

@@ -1,0 +1,250 @@
+/* `dmscale status`: live state from sysfs + statvfs (works unprivileged) and,
+ * as root, the member list from the labels. */
+#include "dmscale/status.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "dmscale/device.h"
+#include "dmscale/fs.h"
+#include "dmscale/log.h"
+#include "dmscale/plan.h"
+
+int dms_pool_scan_assembly(const char *pool, struct dms_assembly *a, char nodes[][256]);
+
+static int read_line(const char *path, char *out, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	int r = fgets(out, (int)len, f) ? 0 : -EIO;
+	fclose(f);
+	out[strcspn(out, "\n")] = '\0';
+	return r;
+}
+
+/* Find /sys/block/dm-N whose dm/name is `dmname`. */
+static int find_dm_sysfs(const char *dmname, char *sysdir, size_t len)
+{
+	DIR *d = opendir("/sys/block");
+	if (!d)
+		return -errno;
+	struct dirent *de;
+	int found = 0;
+	while (!found && (de = readdir(d))) {
+		if (strncmp(de->d_name, "dm-", 3))
+			continue;
+		char p[512], name[256];
+		if (strlen(de->d_name) > 200)
+			continue;
+		snprintf(p, sizeof(p), "/sys/block/%s/dm/name", de->d_name);
+		if (read_line(p, name, sizeof(name)) == 0 && !strcmp(name, dmname)) {
+			snprintf(sysdir, len, "/sys/block/%.200s", de->d_name);
+			found = 1;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+int dms_status_collect(const char *pool, struct dms_status *st)
+{
+	char dmname[128], sysdir[256], p[600], buf[256];
+	memset(st, 0, sizeof(*st));
+	snprintf(st->name, sizeof(st->name), "%s", pool);
+	snprintf(st->target, sizeof(st->target), "linear");
+	snprintf(dmname, sizeof(dmname), "dmscale-%s", pool);
+	snprintf(st->dm_device, sizeof(st->dm_device), "/dev/mapper/%s", dmname);
+	snprintf(st->state, sizeof(st->state), "inactive");
+	st->privileged = geteuid() == 0;
+
+	int active = find_dm_sysfs(dmname, sysdir, sizeof(sysdir)) == 1;
+	size_t table_members = 0;
+	if (active) {
+		snprintf(st->state, sizeof(st->state), "active");
+		snprintf(p, sizeof(p), "%s/size", sysdir);
+		if (read_line(p, buf, sizeof(buf)) == 0)
+			st->size_bytes = strtoull(buf, NULL, 10) * 512ULL;
+		snprintf(p, sizeof(p), "%s/dm/uuid", sysdir);
+		if (read_line(p, buf, sizeof(buf)) == 0 && strlen(buf) >= 8 + 36)
+			snprintf(st->uuid, sizeof(st->uuid), "%.36s", buf + 8);
+		snprintf(p, sizeof(p), "%s/dev", sysdir);
+		unsigned ma, mi;
+		if (read_line(p, buf, sizeof(buf)) == 0 && sscanf(buf, "%u:%u", &ma, &mi) == 2 &&
+		    dms_fs_find_mount(makedev(ma, mi), st->mountpoint, sizeof(st->mountpoint)) == 1) {
+			struct dms_fs_usage u;
+			if (dms_fs_usage(st->mountpoint, &u) == 0) {
+				st->fs_mounted = true;
+				st->fs_size_bytes = u.size_bytes;
+				st->fs_used_bytes = u.used_bytes;
+				st->fs_free_bytes = u.free_bytes;
+			}
+		}
+		snprintf(p, sizeof(p), "%s/slaves", sysdir);
+		DIR *d = opendir(p);
+		struct dirent *de;
+		while (d && (de = readdir(d)))
+			if (de->d_name[0] != '.')
+				table_members++;
+		if (d)
+			closedir(d);
+	}
+
+	if (st->privileged) {
+		struct dms_assembly *a = calloc(1, sizeof(*a));
+		char (*nodes)[256] = calloc(DMS_MAX_MEMBERS, 256);
+		if (!a || !nodes) {
+			free(a);
+			free(nodes);
+			return -ENOMEM;
+		}
+		int r = dms_pool_scan_assembly(pool, a, nodes);
+		if (r == 0 || r == -ENODEV) {
+			const struct dms_label *l = &a->label;
+			dms_uuid_format(l->pool_uuid, st->uuid);
+			st->generation = a->generation;
+			snprintf(st->fs_type, sizeof(st->fs_type), "%s", l->fs_type);
+			if (l->target == DMS_TARGET_THIN)
+				snprintf(st->target, sizeof(st->target), "thin");
+			st->member_count = l->member_count;
+			for (uint32_t i = 0; i < l->member_count; i++) {
+				struct dms_status_member *m = &st->members[i];
+				m->index = i;
+				snprintf(m->device, sizeof(m->device), "%s", nodes[i]);
+				snprintf(m->volume_id, sizeof(m->volume_id), "%s", l->members[i].volume_id);
+				m->size_bytes = l->members[i].size_bytes;
+				m->data_offset_bytes = l->members[i].data_offset_bytes;
+				m->data_bytes = l->members[i].data_bytes;
+				m->have_layout = true;
+			}
+			if (r == -ENODEV || (active && table_members < l->member_count))
+				snprintf(st->state, sizeof(st->state), "degraded");
+			if (r == -ENODEV)
+				snprintf(st->note, sizeof(st->note), "%zu member(s) missing", a->missing_count);
+		} else if (r != -ENOENT) {
+			snprintf(st->note, sizeof(st->note), "labels unreadable: %s", strerror(-r));
+		}
+		free(a);
+		free(nodes);
+	} else if (active) {
+		snprintf(st->note, sizeof(st->note),
+			 "not root: members from sysfs only; run as root for labels, generation and layout");
+		snprintf(p, sizeof(p), "%s/slaves", sysdir);
+		DIR *d = opendir(p);
+		struct dirent *de;
+		while (d && (de = readdir(d)) && st->member_count < DMS_MAX_MEMBERS) {
+			if (de->d_name[0] == '.')
+				continue;
+			struct dms_status_member *m = &st->members[st->member_count];
+			m->index = st->member_count++;
+			snprintf(m->device, sizeof(m->device), "/dev/%.200s", de->d_name);
+			struct dms_device dev;
+			int saved = log_get_level();
+			log_set_level(LOG_LVL_ERR - 1);
+			if (dms_device_inspect(m->device, &dev) == 0) {
+				snprintf(m->volume_id, sizeof(m->volume_id), "%s", dev.volume_id);
+				m->size_bytes = dev.size_bytes;
+			}
+			log_set_level(saved);
+		}
+		if (d)
+			closedir(d);
+	}
+	if (!st->fs_type[0] && st->fs_mounted) {
+		/* unprivileged: take the type from mountinfo via statfs-less route */
+		snprintf(st->fs_type, sizeof(st->fs_type), "unknown");
+	}
+	(void)dms_pending_load(NULL, pool, &st->pending);
+	return 0;
+}
+
+int dms_status_print_json(const struct dms_status *st, FILE *f)
+{
+	json_t *o = json_object(), *members = json_array(), *pending = json_array(), *fs = json_object();
+	json_object_set_new(o, "name", json_string(st->name));
+	json_object_set_new(o, "target", json_string(st->target));
+	json_object_set_new(o, "dm_device", json_string(st->dm_device));
+	json_object_set_new(o, "uuid", st->uuid[0] ? json_string(st->uuid) : json_null());
+	json_object_set_new(o, "generation", st->generation ? json_integer((json_int_t)st->generation) : json_null());
+	json_object_set_new(o, "state", json_string(st->state));
+	json_object_set_new(o, "mountpoint", st->mountpoint[0] ? json_string(st->mountpoint) : json_null());
+	json_object_set_new(o, "size_bytes", json_integer((json_int_t)st->size_bytes));
+	json_object_set_new(fs, "type", st->fs_type[0] ? json_string(st->fs_type) : json_null());
+	json_object_set_new(fs, "size_bytes", json_integer((json_int_t)st->fs_size_bytes));
+	json_object_set_new(fs, "used_bytes", json_integer((json_int_t)st->fs_used_bytes));
+	json_object_set_new(fs, "free_bytes", json_integer((json_int_t)st->fs_free_bytes));
+	json_object_set_new(o, "filesystem", fs);
+	for (uint32_t i = 0; i < st->member_count; i++) {
+		const struct dms_status_member *m = &st->members[i];
+		json_t *j = json_object();
+		json_object_set_new(j, "index", json_integer(m->index));
+		json_object_set_new(j, "device", m->device[0] ? json_string(m->device) : json_null());
+		json_object_set_new(j, "volume_id", m->volume_id[0] ? json_string(m->volume_id) : json_null());
+		json_object_set_new(j, "size_bytes", json_integer((json_int_t)m->size_bytes));
+		json_object_set_new(j, "data_offset_bytes",
+				    m->have_layout ? json_integer((json_int_t)m->data_offset_bytes) : json_null());
+		json_object_set_new(j, "data_bytes", m->have_layout ? json_integer((json_int_t)m->data_bytes) : json_null());
+		json_array_append_new(members, j);
+	}
+	json_object_set_new(o, "members", members);
+	for (size_t i = 0; i < st->pending.count; i++)
+		json_array_append_new(pending, json_string(st->pending.ids[i]));
+	json_object_set_new(o, "pending", pending);
+	if (st->note[0])
+		json_object_set_new(o, "note", json_string(st->note));
+	int r = json_dumpf(o, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', f);
+	json_decref(o);
+	return r < 0 ? -EIO : 0;
+}
+
+static void human(bytes_t b, char *out, size_t len)
+{
+	const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)b;
+	int i = 0;
+	while (v >= 1024 && i < 5) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(out, len, i ? "%.1f %s" : "%.0f %s", v, u[i]);
+}
+
+int dms_status_print_table(const struct dms_status *st, FILE *f)
+{
+	char a[32], b[32], c[32];
+	fprintf(f, "pool        %s (%s, %s)\n", st->name, st->target, st->state);
+	fprintf(f, "device      %s\n", st->dm_device);
+	if (st->uuid[0])
+		fprintf(f, "uuid        %s\n", st->uuid);
+	if (st->generation)
+		fprintf(f, "generation  %llu\n", (unsigned long long)st->generation);
+	human(st->size_bytes, a, sizeof(a));
+	fprintf(f, "size        %s\n", a);
+	if (st->fs_mounted) {
+		human(st->fs_size_bytes, a, sizeof(a));
+		human(st->fs_used_bytes, b, sizeof(b));
+		human(st->fs_free_bytes, c, sizeof(c));
+		fprintf(f, "filesystem  %s at %s: %s, %s used, %s free\n", st->fs_type, st->mountpoint, a, b, c);
+	} else {
+		fprintf(f, "filesystem  not mounted\n");
+	}
+	fprintf(f, "\n  %-5s %-16s %-22s %12s %12s %14s\n", "INDEX", "DEVICE", "VOLUME", "SIZE", "OFFSET", "DATA");
+	for (uint32_t i = 0; i < st->member_count; i++) {
+		const struct dms_status_member *m = &st->members[i];
+		human(m->size_bytes, a, sizeof(a));
+		human(m->data_offset_bytes, b, sizeof(b));
+		human(m->data_bytes, c, sizeof(c));
+		fprintf(f, "  %-5u %-16s %-22s %12s %12s %14s\n", m->index, m->device[0] ? m->device : "(missing)",
+			m->volume_id[0] ? m->volume_id : "-", a, m->have_layout ? b : "?", m->have_layout ? c : "?");
+	}
+	for (size_t i = 0; i < st->pending.count; i++)
+		fprintf(f, "  pending %s\n", st->pending.ids[i]);
+	if (st->note[0])
+		fprintf(f, "\nnote: %s\n", st->note);
+	return 0;
+}

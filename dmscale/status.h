@@ -1,0 +1,40 @@
+#ifndef DMSCALE_STATUS_H
+#define DMSCALE_STATUS_H
+#include <stdbool.h>
+#include <stdio.h>
+#include "dmscale/label.h"
+#include "dmscale/pending.h"
+
+struct dms_status_member {
+	uint32_t index;
+	char device[256];
+	char volume_id[DMS_VOLUME_ID_MAX];
+	bytes_t size_bytes;
+	bytes_t data_offset_bytes;
+	bytes_t data_bytes;
+	bool have_layout;                 /* false when labels were not readable */
+};
+
+struct dms_status {
+	char name[DMS_POOL_NAME_MAX];
+	char target[16];
+	char dm_device[256];
+	char uuid[37];
+	uint64_t generation;              /* 0: unknown (not root) */
+	char state[16];                   /* active | inactive | degraded */
+	char mountpoint[1024];
+	bytes_t size_bytes;
+	char fs_type[DMS_FSTYPE_MAX];
+	bool fs_mounted;
+	bytes_t fs_size_bytes, fs_used_bytes, fs_free_bytes;
+	uint32_t member_count;
+	struct dms_status_member members[DMS_MAX_MEMBERS];
+	struct dms_pending pending;
+	bool privileged;
+	char note[256];
+};
+
+int dms_status_collect(const char *pool, struct dms_status *st);
+int dms_status_print_json(const struct dms_status *st, FILE *f);
+int dms_status_print_table(const struct dms_status *st, FILE *f);
+#endif

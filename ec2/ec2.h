@@ -1,0 +1,121 @@
+/* EC2 client: signed Query API calls with retries (full-jitter exponential
+ * backoff with a cap, bounded attempts and a retry budget), bounded waits,
+ * and the provisioning sequence used by `dmscale daemon`:
+ *   CreateVolume (tags, ClientToken reused on every retry) → wait available →
+ *   [stage callback: record pending] → AttachVolume on a free /dev/xvdb? name →
+ *   wait attached → ModifyInstanceAttribute DeleteOnTermination=true → verify.
+ * Any failure after CreateVolume detaches (if needed) and deletes the volume.
+ *
+ * Errors: 0 or -errno. -EBUSY throttled past the retry limit, -EAGAIN
+ * transient error past the limit, -EDQUOT EC2 limit (VolumeLimitExceeded,
+ * InsufficientVolumeCapacity, AttachmentLimitExceeded), -EACCES
+ * authorization, -EKEYEXPIRED credentials, -ENOENT not found, -ETIMEDOUT
+ * wait bounded out, -EINVAL rejected request. c->last_error has the details. */
+#ifndef DMSCALE_EC2_EC2_H
+#define DMSCALE_EC2_EC2_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ec2/http.h"
+#include "ec2/imds.h"
+#include "ec2/query.h"
+#include "ec2/xml.h"
+
+struct dms_config;
+
+#define EC2_TAG_POOL "dmscale:pool"
+#define EC2_TAG_INSTANCE "dmscale:instance"
+#define EC2_DEVICE_PREFIX "/dev/xvdb"     /* candidates /dev/xvdba … /dev/xvdbz */
+#define EC2_CLIENT_TOKEN_MAX 65
+
+enum ec2_stage {
+	EC2_STAGE_CREATING,       /* client_token chosen, CreateVolume about to be sent */
+	EC2_STAGE_CREATED,        /* volume_id known (state available): record it as pending */
+	EC2_STAGE_ATTACHING,      /* AttachVolume accepted */
+	EC2_STAGE_ATTACHED,       /* attached and DeleteOnTermination verified */
+	EC2_STAGE_DELETED,        /* cleanup deleted the volume: drop it from pending */
+	EC2_STAGE_CLEANUP_FAILED, /* cleanup could not delete it now: retry later */
+};
+const char *ec2_stage_name(enum ec2_stage s);
+
+/* Return < 0 from EC2_STAGE_CREATING/CREATED/ATTACHING to abort (the volume is cleaned up). */
+typedef int (*ec2_stage_fn)(void *ud, enum ec2_stage stage, const char *volume_id,
+			    const char *client_token, const char *device);
+
+struct ec2_client {
+	struct http_client http;
+	struct imds_client imds;
+	bool imds_ready;
+	bool static_creds;
+	struct aws_credentials creds;
+	char endpoint[256];
+	char host[256];
+	char region[32];
+	char instance_id[EC2_ID_MAX];
+	char availability_zone[EC2_ID_MAX];
+
+	/* retries */
+	unsigned max_attempts;    /* per call, default 8 */
+	unsigned backoff_base_ms; /* default 200 */
+	unsigned backoff_cap_ms;  /* default 20000 */
+	unsigned retry_budget;    /* tokens: a retry costs 5, a success refunds 1; default 100 */
+	uint64_t rng;
+
+	/* injectable for tests */
+	void (*sleep_ms)(void *ud, unsigned ms);
+	void *sleep_ud;
+	double (*mono_s)(void);
+
+	ec2_stage_fn on_stage;
+	void *stage_ud;
+
+	/* status for `dmscale status` */
+	unsigned long api_calls, retries, throttled;
+	struct ec2_error last_error;
+	double last_attach_latency_s; /* CreateVolume sent → attachment attached */
+	char last_device[EC2_ID_MAX];
+};
+
+/* Fills region/instance/AZ/credentials from config, env (already in cfg) and IMDS. */
+int ec2_client_init(struct ec2_client *c, const struct dms_config *cfg);
+void ec2_client_free(struct ec2_client *c);
+
+/* One signed call with retries; on 0, *resp holds the 2xx body. */
+int ec2_call(struct ec2_client *c, const struct ec2_form *f, struct http_response *resp);
+
+int ec2_create_volume(struct ec2_client *c, const struct ec2_create_volume_req *req, struct ec2_volume *out);
+int ec2_describe_volume(struct ec2_client *c, const char *volume_id, struct ec2_volume *out);
+/* Poll until the volume is in want_state (and, if want_attach, its attachment
+ * to this instance is in that state). Bounded by timeout_s. */
+int ec2_wait_volume(struct ec2_client *c, const char *volume_id, const char *want_state,
+		    const char *want_attach, unsigned timeout_s, struct ec2_volume *out);
+int ec2_attach_volume(struct ec2_client *c, const char *volume_id, const char *device);
+int ec2_detach_volume(struct ec2_client *c, const char *volume_id, bool force);
+int ec2_delete_volume(struct ec2_client *c, const char *volume_id);
+int ec2_list_block_devices(struct ec2_client *c, struct ec2_bdm *out, size_t max, size_t *n);
+/* ModifyInstanceAttribute + verify through DescribeInstances. */
+int ec2_set_delete_on_termination(struct ec2_client *c, const char *volume_id, const char *device);
+/* Detach (if attached), wait, delete. 0 when the volume is gone. */
+int ec2_cleanup_volume(struct ec2_client *c, const char *volume_id, unsigned timeout_s);
+/* Volumes tagged dmscale:pool=<pool> (all pages). */
+int ec2_find_pool_volumes(struct ec2_client *c, const char *pool, struct ec2_volume *out,
+			  size_t max, size_t *n);
+
+/* The whole sequence; on failure nothing is left behind (or
+ * EC2_STAGE_CLEANUP_FAILED was reported with the volume id). */
+int ec2_provision_volume(struct ec2_client *c, const struct dms_config *cfg, uint64_t size_gib,
+			 char volume_id_out[EC2_ID_MAX]);
+
+/* ---- pure helpers ---- */
+/* Full jitter: uniform in [0, min(cap, base × 2^attempt)]. */
+unsigned ec2_backoff_ms(unsigned attempt, unsigned base_ms, unsigned cap_ms, uint64_t *rng);
+/* First /dev/xvdb[a-z] not in use. Names compare without "/dev/" and with
+ * "sd" ≡ "xvd" (EC2 reports either). -ENOSPC when all 26 are taken. */
+int ec2_pick_device(const char *const *in_use, size_t n, char *out, size_t outlen);
+/* "dmscale-" + 32 hex from rng state: <= 64 ASCII characters. */
+void ec2_make_client_token(uint64_t *rng, char out[EC2_CLIENT_TOKEN_MAX]);
+/* errno for a classified EC2 error */
+int ec2_error_errno(const struct ec2_error *e);
+
+#endif

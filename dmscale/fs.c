@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <linux/btrfs.h>
 #include <spawn.h>
+#include <limits.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -154,6 +156,11 @@ static void unescape(char *s)
 
 int dms_fs_find_mount(dev_t devnum, char *mp, size_t mplen)
 {
+	/* btrfs reports an anonymous st_dev in mountinfo: match it by source too. */
+	char src_dm[64], src_real[PATH_MAX];
+	snprintf(src_dm, sizeof(src_dm), "/dev/block/%u:%u", major(devnum), minor(devnum));
+	if (!realpath(src_dm, src_real))
+		src_real[0] = '\0';
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	if (!f)
 		return -errno;
@@ -164,7 +171,14 @@ int dms_fs_find_mount(dev_t devnum, char *mp, size_t mplen)
 		char root[1024], point[1024];
 		if (sscanf(line, "%u %u %u:%u %1023s %1023s", &id, &parent, &ma, &mi, root, point) != 6)
 			continue;
-		if (makedev(ma, mi) != devnum)
+		int match = makedev(ma, mi) == devnum;
+		const char *sep = strstr(line, " - ");
+		char fstype[64], source[1024], real[PATH_MAX];
+		if (!match && src_real[0] && sep && sscanf(sep + 3, "%63s %1023s", fstype, source) == 2) {
+			unescape(source);
+			match = realpath(source, real) && !strcmp(real, src_real);
+		}
+		if (!match)
 			continue;
 		unescape(point);
 		snprintf(mp, mplen, "%s", point);

@@ -145,7 +145,8 @@ static int set_key(const struct key *k, json_t *v, struct dms_config *c, char *e
 	case K_BOOL:
 		if (!json_is_boolean(v))
 			return fail(err, errlen, "key \"%s\": expected true or false", k->name);
-		*(bool *)base = json_is_true(v);
+		bool b = json_is_true(v);
+		memcpy(base, &b, sizeof(b));
 		return 0;
 	case K_TAGS:
 		return set_tags(v, c, err, errlen);
@@ -155,7 +156,7 @@ static int set_key(const struct key *k, json_t *v, struct dms_config *c, char *e
 		double d = json_number_value(v);
 		if (!(d >= k->min && d <= k->max))
 			return fail(err, errlen, "key \"%s\": %g out of range [%g, %g]", k->name, d, k->min, k->max);
-		*(double *)base = d;
+		memcpy(base, &d, sizeof(d));
 		return 0;
 	}
 	case K_U32:
@@ -166,10 +167,13 @@ static int set_key(const struct key *k, json_t *v, struct dms_config *c, char *e
 		if (i < 0 || (double)i < k->min || (double)i > k->max)
 			return fail(err, errlen, "key \"%s\": %lld out of range [%.0f, %.0f]", k->name,
 				    (long long)i, k->min, k->max);
-		if (k->type == K_U32)
-			*(uint32_t *)base = (uint32_t)i;
-		else
-			*(uint64_t *)base = (uint64_t)i;
+		if (k->type == K_U32) {
+			uint32_t u = (uint32_t)i;
+			memcpy(base, &u, sizeof(u));
+		} else {
+			uint64_t u = (uint64_t)i;
+			memcpy(base, &u, sizeof(u));
+		}
 		return 0;
 	}
 	}

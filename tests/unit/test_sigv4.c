@@ -158,7 +158,8 @@ static int run_case(const char *dir, const char *name)
 			return 0;
 	char path[1024];
 	size_t len;
-	snprintf(path, sizeof(path), "%s/%s.req", dir, name);
+	if (snprintf(path, sizeof(path), "%s/%s.req", dir, name) >= (int)sizeof(path))
+		fail();
 	char *req = slurp(path, &len);
 	if (!req)
 		return 0; /* not a case folder */
@@ -178,7 +179,8 @@ static int run_case(const char *dir, const char *name)
 	const char *ext[] = {"creq", "sts", "authz"};
 	const char *got[] = {res.canonical_request, res.string_to_sign, res.authorization};
 	for (int i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s/%s.%s", dir, name, ext[i]);
+		if (snprintf(path, sizeof(path), "%s/%s.%s", dir, name, ext[i]) >= (int)sizeof(path))
+			fail();
 		char *exp = slurp(path, NULL);
 		assert_non_null(exp);
 		chomp_cmp(ext[i], name, exp, got[i]);
@@ -203,7 +205,8 @@ static int walk(const char *dir, int depth, char names[][64], int *nnames)
 			continue;
 		char sub[1024];
 		struct stat st;
-		snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name);
+		if (snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name) >= (int)sizeof(sub))
+			continue;
 		if (stat(sub, &st) < 0 || !S_ISDIR(st.st_mode))
 			continue;
 		int one = run_case(sub, de->d_name);

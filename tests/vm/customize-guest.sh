@@ -22,11 +22,15 @@ chroot "$R" systemctl enable systemd-networkd.service >/dev/null 2>&1 || true
 chroot "$R" systemctl enable qemu-guest-agent.service >/dev/null 2>&1 || true
 # Nothing that would slow boot or touch the network.
 for u in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service \
-         fstrim.timer systemd-timesyncd.service lvm2-monitor.service; do
+         fstrim.timer systemd-timesyncd.service lvm2-monitor.service systemd-logind.service \
+         getty@tty1.service serial-getty@ttyS0.service systemd-journal-flush.service \
+         systemd-update-utmp.service systemd-update-utmp-runlevel.service \
+         dev-hugepages.mount dev-mqueue.mount sys-kernel-debug.mount sys-kernel-tracing.mount \
+         systemd-binfmt.service modprobe@fuse.service modprobe@drm.service; do
   chroot "$R" systemctl mask "$u" >/dev/null 2>&1 || true
 done
 mkdir -p "$R/etc/systemd/journald.conf.d"
-printf '[Journal]\nStorage=persistent\n' > "$R/etc/systemd/journald.conf.d/test.conf"
+printf '[Journal]\nStorage=volatile\n' > "$R/etc/systemd/journald.conf.d/test.conf"
 # Serial console for logs.
 mkdir -p "$R/etc/systemd/system/serial-getty@ttyS0.service.d"
 # Kernel + modules must be readable by the host to boot with -kernel.

@@ -83,7 +83,7 @@ def test_init_twice_is_harmless_and_cli(vm):
     assert "already member 0 of pool scratch" in err
     assert check_payload(vm)
     assert vm.run(["dmscale", "--version"])[1].startswith("dmscale ")
-    for cmd in ("init", "attach", "assemble", "status", "daemon"):
+    for cmd in ("init", "attach", "assemble", "status"):
         rc, out, _ = vm.run(["dmscale", cmd, "--help"], check=False)
         assert rc == 0 and "usage: dmscale" in out
     # human status and unprivileged status

@@ -143,11 +143,16 @@ class QMP:
         self.sock.connect(path)
         self.f = self.sock.makefile("rwb")
         self.events = []
+        self.lock = threading.RLock()   # simulator threads hot-plug concurrently
         greeting = json.loads(self.f.readline())
         assert "QMP" in greeting
         self.cmd("qmp_capabilities")
 
     def cmd(self, name, **args):
+        with self.lock:
+            return self._cmd(name, **args)
+
+    def _cmd(self, name, **args):
         msg = {"execute": name}
         if args:
             msg["arguments"] = args
@@ -166,6 +171,10 @@ class QMP:
             return r.get("return")
 
     def wait_event(self, name, timeout=30, pred=lambda e: True):
+        with self.lock:
+            return self._wait_event(name, timeout, pred)
+
+    def _wait_event(self, name, timeout, pred):
         end = time.monotonic() + timeout
         while True:
             for i, e in enumerate(self.events):
@@ -347,6 +356,10 @@ class VM:
         """Attach like EBS on Nitro: a new NVMe controller on a free root port."""
         if not self.running():
             raise VMError("VM not running")
+        with self.qmp.lock:
+            self._hotplug(disk)
+
+    def _hotplug(self, disk):
         port = self._free_port()
         self.qmp.cmd("blockdev-add", **{"driver": "raw", "node-name": disk.node,
                                          "file": {"driver": "file", "filename": disk.path,

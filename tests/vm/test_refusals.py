@@ -1,0 +1,80 @@
+"""Bad input gets a clear error and nothing is touched (device checksums
+compared on the host), and a missing member stops activation."""
+from helpers import GIB, MIB, check_payload, expect_pending, nvme_by_serial, status, \
+    wait_members, write_payload
+
+
+def test_refusals_leave_devices_untouched(vm):
+    d0 = vm.new_disk(2 * GIB)
+    vm.hotplug(d0)
+    vm.run(["dmscale", "init", nvme_by_serial(vm, d0.serial)])
+
+    fsdisk, ptdisk, otherdisk, small, stranger = (vm.new_disk(2 * GIB), vm.new_disk(2 * GIB),
+                                                  vm.new_disk(2 * GIB), vm.new_disk(512 * MIB),
+                                                  vm.new_disk(2 * GIB))
+    for d in (fsdisk, ptdisk, otherdisk, small):
+        vm.hotplug(d)
+    fsdev, ptdev, otherdev, smalldev = (nvme_by_serial(vm, d.serial)
+                                        for d in (fsdisk, ptdisk, otherdisk, small))
+    mbr = ("import struct,sys; m=bytearray(512); "
+           "m[446:462]=struct.pack('<B3sB3sII',0,bytes(3),0x83,bytes(3),2048,100000); "
+           "m[510:512]=bytes([0x55,0xaa]); f=open(sys.argv[1],'r+b'); f.write(m); f.close()")
+    vm.run(["python3", "-c", mbr, ptdev])
+    vm.sh(f"mkfs.ext4 -q {fsdev}; "
+          f"dmscale init --name other --mountpoint /mnt/other {otherdev}; umount /mnt/other; "
+          "dmsetup remove dmscale-other; sync")
+    sums = {d.volume_id: d.sha256() for d in (fsdisk, ptdisk, otherdisk, small, stranger)}
+
+    cases = [
+        (["dmscale", "attach", fsdev], "ext4 signature"),
+        (["dmscale", "init", "--name", "x", fsdev], "ext4 signature"),
+        (["dmscale", "attach", ptdev], "dos partition table"),
+        (["dmscale", "attach", otherdev], "another pool, 'other'"),
+        (["dmscale", "init", otherdev], "another pool, 'other'"),
+        (["dmscale", "attach", smalldev], "too small"),
+        (["dmscale", "attach", "/dev/nvme0n1"], None),
+        (["dmscale", "attach", "/dev/does-not-exist"], "cannot stat"),
+    ]
+    for argv, msg in cases:
+        rc, out, err = vm.run(argv, check=False)
+        assert rc != 0, argv
+        lines = [l for l in err.splitlines() if l.strip()]
+        assert lines and "error:" in lines[-1], (argv, err)
+        if msg:
+            assert msg in err, (argv, err)
+    # the root disk: refused whichever check fires first (mounted / root / signature)
+    rc, _, err = vm.run(["dmscale", "attach", "/dev/nvme0n1"], check=False)
+    assert rc != 0 and "nvme0n1" in err
+
+    # a disk nobody expects: the udev path must ignore it
+    vm.hotplug(stranger)
+    nvme_by_serial(vm, stranger.serial)
+    vm.wait_for("systemctl list-units 'dmscale-attach@*' --all --state=activating --no-legend | "
+                "grep -q . && exit 1 || exit 0", timeout=30)
+    assert len(status(vm)["members"]) == 1
+    vm.sh("sync")
+    for d in (fsdisk, ptdisk, otherdisk, small, stranger):
+        assert d.sha256() == sums[d.volume_id], f"{d.volume_id} was modified"
+
+
+def test_missing_member_refused_with_volume_id(vm):
+    d0 = vm.new_disk(2 * GIB)
+    vm.hotplug(d0)
+    vm.run(["dmscale", "init", nvme_by_serial(vm, d0.serial)])
+    d1 = vm.new_disk(2 * GIB)
+    expect_pending(vm, d1.volume_id)
+    vm.hotplug(d1)
+    wait_members(vm, 2)
+    write_payload(vm)
+    vm.shutdown()
+    vm.start(cold_disks=[d0])
+    rc, out, err = vm.run(["dmscale", "assemble"], check=False)
+    assert rc != 0
+    assert d1.volume_id in err and "incomplete" in err
+    assert vm.run(["findmnt", "/var/lib/docker"], check=False)[0] != 0
+    st = status(vm)
+    assert st["state"] == "degraded"
+    # the member comes back: the pool assembles through the udev path
+    vm.hotplug(d1)
+    vm.wait_for("findmnt /var/lib/docker", timeout=60)
+    assert check_payload(vm)

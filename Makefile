@@ -13,8 +13,8 @@ CC      ?= gcc
 PKGS    := devmapper libudev libcurl jansson blkid libkmod libxml-2.0 libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -laio
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla \
+OPTFLAGS ?= -O2 -g
+override CFLAGS += $(OPTFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla \
            -Wno-unused-parameter -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DDMSCALE_VERSION='"$(VERSION)"' \
            -I. $(PKG_CFLAGS)
 LDLIBS  += $(PKG_LIBS) -lm
@@ -47,11 +47,13 @@ $(B)/tests/%: tests/unit/%.c $(B)/libdmscale.a tests/unit/unit.h
 # Unit tests: no root, no VM. Run from the project root (tests read ../shared).
 check-unit: $(TESTS)
 	@fail=0; for t in $(TESTS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit_py
 
 # Same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 check-unit-san:
-	$(MAKE) B=build-san CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
-		LDFLAGS="-fsanitize=address,undefined" check-unit
+	$(MAKE) B=build-san OPTFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+		LDFLAGS="-fsanitize=address,undefined" $(patsubst build/%,build-san/%,$(TESTS))
+	@fail=0; for t in $(patsubst build/%,build-san/%,$(TESTS)); do echo "== $$t (asan+ubsan)"; $$t || fail=1; done; exit $$fail
 
 # VM tests: boot the Debian guest under QEMU with the project installed.
 check-vm: all

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <libudev.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,6 +354,10 @@ static int plan_pool(const struct scan *s, const char *pool, struct dms_assembly
 				       "missing volume(s); refusing to activate a shorter target under the "
 				       "filesystem", pool, (unsigned long long)a->generation, list);
 	}
+	if (r == -EUCLEAN)
+		return log_error_errno(EUCLEAN, "pool %s: member labels at generation %llu disagree (two "
+				       "interrupted attaches?); refusing to guess. Inspect the labels of its "
+				       "volumes before forcing anything", pool, (unsigned long long)a->generation);
 	if (r == -ENOTUNIQ)
 		return log_error_errno(ENOTUNIQ, "pool %s: two devices carry the same member label (a cloned or "
 				       "snapshot-restored volume?); detach the copy", pool);
@@ -749,7 +754,8 @@ int dms_pool_scan_assembly(const char *pool, struct dms_assembly *a, char nodes[
 	log_set_level(saved);
 	if (r == 0 || r == -ENODEV)
 		for (uint32_t i = 0; i < a->label.member_count; i++)
-			snprintf(nodes[i], 256, "%s", r == 0 ? s->dev[a->member_found[i]].node : "");
+			snprintf(nodes[i], 256, "%s",
+				 a->member_found[i] != SIZE_MAX ? s->dev[a->member_found[i]].node : "");
 	free(s);
 	return r;
 }

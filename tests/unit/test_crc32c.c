@@ -73,6 +73,11 @@ static void test_chaining_and_reference(void **state)
 		for (size_t cut = 0; cut <= len; cut += 13)
 			assert_int_equal(dms_crc32c(dms_crc32c(0, b, cut), b + cut, len - cut), whole);
 	}
+	/* every table entry: each single byte value hits a different index */
+	for (unsigned v = 0; v < 256; v++) {
+		uint8_t one = (uint8_t)v;
+		assert_int_equal(dms_crc32c(0, &one, 1), ref_crc32c(&one, 1));
+	}
 	/* single bit changes always change the crc */
 	uint32_t base = dms_crc32c(0, b, 64);
 	for (size_t i = 0; i < 64 * 8; i++) {

@@ -879,7 +879,7 @@ static void test_volume_id_from_serial(void **state)
 		"vol0123456789abcdef", "vol0123456789abcdef01", "vol0123456789abcdeg0",
 		"vol0123456789ABCDEF0", "Vol0123456789abcdef0", " vol0123456789abcdef0",
 		"vol0123456789 abcdef0", "vol0123456789abcdef0 x", "AWS-123456789", "i-0123456789abcdef0",
-		"vol1234abc", "vol1234abcd0",
+		"vol1234abc", "vol1234abcd0", "vo_0123456789abcdef0", "vox1234abcd",
 		"vol0123456789abcdef0                                                                    ",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

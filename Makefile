@@ -37,7 +37,7 @@ $(B)/libdmscale.a: $(OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(B)/dmscale: $(B)/obj/dmscale/main.o $(B)/libdmscale.a
+$(B)/dmscale: $(B)/obj/dmscale/main.o $(B)/obj/ec2/daemon.o $(B)/libdmscale.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/%: tests/unit/%.c $(B)/libdmscale.a tests/unit/unit.h

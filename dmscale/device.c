@@ -60,6 +60,21 @@ int dms_device_inspect(const char *node, struct dms_device *d)
 	d->devnum = st.st_rdev;
 
 	int fd = open(node, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && (errno == EACCES || errno == EPERM)) {
+		/* Unprivileged (status): sysfs tells the size in 512-byte sectors. */
+		char path[128];
+		unsigned long long sectors = 0;
+		snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/size", major(d->devnum), minor(d->devnum));
+		FILE *f = fopen(path, "re");
+		int ok = f && fscanf(f, "%llu", &sectors) == 1;
+		if (f)
+			fclose(f);
+		if (!ok)
+			return log_error_errno(EACCES, "%s: cannot read the device size without root", node);
+		d->size_bytes = sectors_to_bytes(sectors);
+		read_volume_id(d->devnum, d->volume_id);
+		return 0;
+	}
 	if (fd < 0)
 		return log_error_errno(errno, "%s: cannot open: %m", node);
 	uint64_t size = 0;

@@ -620,6 +620,12 @@ int dms_cmd_attach(const struct dms_opts *o, const char *device)
 	int lock = pool_lock(pool);
 	if (lock < 0)
 		return lock;
+	/* The daemon may have given up on the volume meanwhile (it unpends under this lock). */
+	if (o->udev && dms_pending_contains(NULL, pool, d.volume_id) != 1) {
+		log_info("%s: volume %s is no longer pending for pool %s; leaving it alone", device, d.volume_id, pool);
+		pool_unlock(lock);
+		return 0;
+	}
 	struct scan *s = scan_new();
 	struct dms_assembly *a = calloc(1, sizeof(*a));
 	struct dms_label *next = calloc(1, sizeof(*next));

@@ -69,7 +69,7 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 void dms_config_defaults(struct dms_config *c)
 {
 	memset(c, 0, sizeof(*c));
-	snprintf(c->pool, sizeof(c->pool), "docker");
+	snprintf(c->pool, sizeof(c->pool), "scratch");
 	snprintf(c->mountpoint, sizeof(c->mountpoint), "/var/lib/docker");
 	c->poll_interval_ms = 1000;
 	c->min_free_bytes = 10 * GIB;

@@ -7,7 +7,7 @@
  *   AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY [+ AWS_SESSION_TOKEN] -> static credentials
  *
  * key                 type     default           meaning
- * pool                string   "docker"          pool name (tag dmscale:pool)
+ * pool                string   "scratch"         pool name (tag dmscale:pool)
  * mountpoint          string   "/var/lib/docker" filesystem watched with statvfs
  * poll_interval_ms    integer  1000              statvfs period (100..60000)
  * min_free_bytes      integer  10 GiB            provision when free bytes below this …

@@ -95,6 +95,7 @@ const char *ec2_stage_name(enum ec2_stage s)
 	case EC2_STAGE_ATTACHED: return "attached";
 	case EC2_STAGE_DELETED: return "deleted";
 	case EC2_STAGE_CLEANUP_FAILED: return "cleanup-failed";
+	case EC2_STAGE_CLEANUP_CHECK: return "cleanup-check";
 	}
 	return "unknown";
 }
@@ -598,6 +599,13 @@ int ec2_provision_volume(struct ec2_client *c, const struct dms_config *cfg, uin
 	return 0;
 
 cleanup:
+	/* The device can appear (and be appended by udev) while EC2 still says
+	 * "attaching": never delete a volume that joined the pool. */
+	if (stage(c, EC2_STAGE_CLEANUP_CHECK, vol, token, dev[0] ? dev : NULL) == 1) {
+		log_error("EC2: provisioning volume %s failed at step \"%s\" (%s), but it already joined the "
+			  "pool: keeping it; check its DeleteOnTermination flag", vol, step, strerror(-r));
+		return r;
+	}
 	log_error("EC2: provisioning volume %s failed at step \"%s\" (%s), deleting it", vol, step,
 		  strerror(-r));
 	{

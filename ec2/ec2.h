@@ -36,6 +36,8 @@ enum ec2_stage {
 	EC2_STAGE_ATTACHED,       /* attached and DeleteOnTermination verified */
 	EC2_STAGE_DELETED,        /* cleanup deleted the volume: drop it from pending */
 	EC2_STAGE_CLEANUP_FAILED, /* cleanup could not delete it now: retry later */
+	EC2_STAGE_CLEANUP_CHECK,  /* about to clean up after a failure: return 1 to keep the volume
+	                             (it already joined the pool: deleting it would lose data) */
 };
 const char *ec2_stage_name(enum ec2_stage s);
 

@@ -21,7 +21,7 @@ static void test_defaults(void **state)
 {
 	(void)state;
 	dms_config_defaults(&cfg);
-	assert_string_equal(cfg.pool, "docker");
+	assert_string_equal(cfg.pool, "scratch");
 	assert_string_equal(cfg.mountpoint, "/var/lib/docker");
 	assert_int_equal(cfg.poll_interval_ms, 1000);
 	assert_int_equal(cfg.min_free_bytes, 10 * GIB);

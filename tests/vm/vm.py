@@ -504,9 +504,9 @@ class VM:
         except VMError:
             pass
         try:
-            self.proc.wait(timeout=60)
+            self.proc.wait(timeout=180)
         except subprocess.TimeoutExpired:
-            raise VMError("guest did not reboot within 60s")
+            raise VMError("guest did not reboot within 180s; console tail:\n" + self.console_tail())
         self._reap()
         return self.start(cold_disks=attached, **kw)
 

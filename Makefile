@@ -63,8 +63,7 @@ check-vm: all
 check: check-unit check-unit-san check-vm
 
 bench: all
-	tests/vm/build-base.sh $(B)/vm
-	$(PY) tests/vm/bench.py
+	@echo "make bench: the benchmark suite is issue 6 and not written yet" >&2; exit 1
 
 demo: all
 	tests/vm/build-base.sh $(B)/vm

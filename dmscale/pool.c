@@ -209,8 +209,8 @@ static int ensure_filesystem(const struct dms_label *l, const char *dmnode, byte
 		return log_error_errno(EUCLEAN, "%s: pool %s (generation %llu) holds no filesystem; refusing to "
 				       "format a grown pool. Inspect it by hand.", dmnode, l->pool_name,
 				       (unsigned long long)l->generation);
-	log_notice("%s: pool %s was labelled but never formatted (interrupted init): running mkfs.%s",
-		   dmnode, l->pool_name, l->fs_type);
+	log_info("%s: pool %s has no filesystem yet (a new pool, or an init cut off before mkfs): running "
+		 "mkfs.%s", dmnode, l->pool_name, l->fs_type);
 	return dms_fs_mkfs(l->fs_type, dmnode, size);
 }
 

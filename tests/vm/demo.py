@@ -23,7 +23,7 @@ def show(st):
 
 
 def main():
-    img = os.path.join(vmlib.VMDIR, "installed.img")
+    img = os.path.join(vmlib.VMDIR, "demo.img")   # never the image a test run is using
     print("demo: building the guest image with this checkout installed", flush=True)
     vmlib.build_installed_image(img)
     work = tempfile.mkdtemp(prefix="dmscale-demo-")

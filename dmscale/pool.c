@@ -70,7 +70,7 @@ void dms_failpoint(const char *name)
 
 static void dm_name(const char *pool, char *out, size_t len) { snprintf(out, len, "dmscale-%s", pool); }
 
-static int pool_lock(const char *pool)
+int dms_pool_lock(const char *pool)
 {
 	char path[256];
 	mkdir(DMS_RUN_DIR, 0755);
@@ -86,7 +86,7 @@ static int pool_lock(const char *pool)
 	return fd;
 }
 
-static void pool_unlock(int fd)
+void dms_pool_unlock(int fd)
 {
 	if (fd >= 0)
 		close(fd);
@@ -435,7 +435,7 @@ static ssize_t scan_find(const struct scan *s, dev_t devnum)
 
 static int assemble_one(const char *pool, const char *mountpoint, bool do_mount)
 {
-	int lock = pool_lock(pool);
+	int lock = dms_pool_lock(pool);
 	if (lock < 0)
 		return lock;
 	struct scan *s = scan_new();
@@ -457,7 +457,7 @@ static int assemble_one(const char *pool, const char *mountpoint, bool do_mount)
 out:
 	free(a);
 	free(s);
-	pool_unlock(lock);
+	dms_pool_unlock(lock);
 	return r;
 }
 
@@ -493,7 +493,7 @@ int dms_cmd_init(const struct dms_opts *o, const char *device)
 				       device);
 	}
 
-	int lock = pool_lock(o->name);
+	int lock = dms_pool_lock(o->name);
 	if (lock < 0)
 		return lock;
 	char dmname[128];
@@ -543,13 +543,13 @@ int dms_cmd_init(const struct dms_opts *o, const char *device)
 	if (o->mountpoint)
 		save_mountpoint(o->name, o->mountpoint);
 	free(l);
-	pool_unlock(lock);
+	dms_pool_unlock(lock);
 	/* Activation, mkfs and mount are the same path as a reboot's reassembly. */
 	return assemble_one(o->name, o->mountpoint, true);
 free_out:
 	free(l);
 out:
-	pool_unlock(lock);
+	dms_pool_unlock(lock);
 	return r;
 }
 
@@ -617,13 +617,13 @@ int dms_cmd_attach(const struct dms_opts *o, const char *device)
 		snprintf(pool, sizeof(pool), "%s", o->name);
 	}
 
-	int lock = pool_lock(pool);
+	int lock = dms_pool_lock(pool);
 	if (lock < 0)
 		return lock;
 	/* The daemon may have given up on the volume meanwhile (it unpends under this lock). */
 	if (o->udev && dms_pending_contains(NULL, pool, d.volume_id) != 1) {
 		log_info("%s: volume %s is no longer pending for pool %s; leaving it alone", device, d.volume_id, pool);
-		pool_unlock(lock);
+		dms_pool_unlock(lock);
 		return 0;
 	}
 	struct scan *s = scan_new();
@@ -697,7 +697,7 @@ out:
 	free(next);
 	free(a);
 	free(s);
-	pool_unlock(lock);
+	dms_pool_unlock(lock);
 	return r;
 }
 

@@ -22,6 +22,11 @@ int dms_cmd_attach(const struct dms_opts *o, const char *device);
 int dms_cmd_assemble(const struct dms_opts *o);
 int dms_cmd_status(const struct dms_opts *o);
 
+/* Serialise changes to one pool (flock on /run/dmscale/NAME.lock): attach,
+ * assemble, init and the daemon's pending-list decisions. Returns an fd or -errno. */
+int dms_pool_lock(const char *pool);
+void dms_pool_unlock(int fd);
+
 /* Test-only: stop at a named step (env DMSCALE_FAILPOINT or the file
  * /run/dmscale/failpoint.arm) so a test can cut the power there. */
 void dms_failpoint(const char *name);

@@ -19,6 +19,7 @@
 
 #include "dmscale/log.h"
 #include "dmscale/pending.h"
+#include "dmscale/pool.h"
 #include "dmscale/status.h"
 #include "dmscale/units.h"
 #include "ec2/config.h"
@@ -210,27 +211,12 @@ static int sample(struct daemon *d, double now)
 
 /* ---- the pending list, under the pool lock like `dmscale attach` ------------- */
 
-static int pool_lock(const char *pool)
-{
-	char path[256];
-	(void)mkdir(DMS_RUN_DIR, 0755);
-	snprintf(path, sizeof(path), DMS_RUN_DIR "/%s.lock", pool);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return log_error_errno(errno, "%s: cannot open the pool lock: %m", path);
-	if (flock(fd, LOCK_EX) < 0) {
-		int r = log_error_errno(errno, "%s: cannot take the pool lock: %m", path);
-		close(fd);
-		return r;
-	}
-	return fd;
-}
 
 /* Take vol out of the pending list so that udev can no longer claim it.
  * Returns 1 if it is (meanwhile) a member of the pool, 0 if not. */
 static int unpend(struct daemon *d, const char *vol)
 {
-	int lock = pool_lock(d->cfg.pool);
+	int lock = dms_pool_lock(d->cfg.pool);
 	int r = dms_pending_remove(NULL, d->cfg.pool, vol);
 	if (r < 0 && r != -ENOENT)
 		log_warning_errno(r, "pool %s: cannot remove %s from the pending list: %m", d->cfg.pool, vol);

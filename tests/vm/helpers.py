@@ -49,3 +49,41 @@ def wait_members(vm, n, name="scratch", timeout=60):
             raise AssertionError(f"pool did not reach {n} members: {st}\n" +
                                  vm.sh("journalctl -b -u 'dmscale*' --no-pager | tail -50"))
         time.sleep(0.3)
+
+
+def attach_latencies(vm):
+    """Seconds from systemd starting dmscale-attach@DEV (udev saw the device
+    node) to dmscale logging the grown filesystem, per device, from the
+    journal's monotonic timestamps. Reported, never asserted (timings are noisy)."""
+    out = vm.sh("journalctl -b --no-pager -o short-monotonic "
+                "| grep -E 'Starting dmscale-attach@|grown online|labelled as member' || true")
+    starts, lat, current = {}, [], None
+    for line in out.splitlines():
+        try:
+            ts = float(line.split("]", 1)[0].strip("[ "))
+        except ValueError:
+            continue
+        if "Starting dmscale-attach@" in line:
+            dev = line.split("dmscale-attach@", 1)[1].split(".service", 1)[0]
+            starts[dev] = ts
+        elif "labelled as member" in line:
+            current = line.split("/dev/", 1)[1].split(" ", 1)[0] if "/dev/" in line else None
+        elif "grown online" in line and current in starts:
+            lat.append(round(ts - starts.pop(current), 3))
+            current = None
+    return lat
+
+
+def record_result(name, value):
+    """Append a measured figure to build/vm-results.json (for notes and benchmarks)."""
+    import os
+    path = os.path.join(os.environ.get("DMSCALE_BUILD", os.path.join(
+        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "build")),
+        "vm-results.json")
+    data = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            data = json.load(f)
+    data[name] = value
+    with open(path, "w") as f:
+        json.dump(data, f, indent=2)

@@ -3,17 +3,10 @@ boot, dm-linear over two hot-plugged NVMe disks, mkfs, mount, hot-plug a third,
 reload, grow online, payload intact, power cut, boot again, disks still there."""
 import time
 
+from helpers import nvme_by_serial
+
 GIB = 1 << 30
 SECTORS_PER_GIB = GIB // 512
-
-
-def nvme_by_serial(vm, serial, timeout=15):
-    """Device node of the NVMe namespace whose controller serial is `serial`."""
-    return vm.wait_for(
-        f'for c in /sys/class/nvme/nvme*; do '
-        f'  [ "$(tr -d " " < $c/serial)" = "{serial}" ] || continue; '
-        f'  for n in $c/nvme*n1; do [ -b /dev/${{n##*/}} ] && echo /dev/${{n##*/}} && exit 0; done; '
-        f'done; exit 1', timeout=timeout).strip()
 
 
 def test_boot_and_kernel(vm):

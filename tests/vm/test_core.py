@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from helpers import GIB, check_payload, expect_pending, mount_id, nvme_by_serial, status, \
+from helpers import GIB, attach_latencies, check_payload, record_result, expect_pending, mount_id, nvme_by_serial, status, \
     wait_members, write_payload
 
 
@@ -54,6 +54,9 @@ def test_init_then_udev_attach_one_then_three(vm, fs):
     assert len(table.strip().splitlines()) == 5
     log = vm.sh("journalctl -b --no-pager -o cat | grep -c 'labelled as member' || true")
     assert int(log) == 5
+    lat = attach_latencies(vm)
+    assert len(lat) == 4, lat   # the 4 attaches (init is not an attach)
+    record_result(f"attach_latency_s[{fs}]", lat)
 
 
 def test_reboot_with_shuffled_nvme_order(vm):

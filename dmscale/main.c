@@ -8,6 +8,7 @@
 
 #include "dmscale/log.h"
 #include "dmscale/pool.h"
+#include "ec2/resolve.h"
 
 int dms_cmd_daemon(int argc, char **argv) __attribute__((weak));
 
@@ -162,12 +163,18 @@ int main(int argc, char **argv)
 		static const int a[] = { OPT_NAME, OPT_MP, OPT_FS, OPT_FORCE, 0 };
 		if (parse(cargc, cargv, &o, a, usage_init, 1, &device) < 0)
 			return 2;
-		r = dms_cmd_init(&o, device);
+		char node[256];
+		r = dms_resolve_device(device, node, sizeof(node));
+		if (r == 0)
+			r = dms_cmd_init(&o, node);
 	} else if (!strcmp(cmd, "attach")) {
 		static const int a[] = { OPT_NAME, OPT_UDEV, OPT_FORCE, 0 };
 		if (parse(cargc, cargv, &o, a, usage_attach, 1, &device) < 0)
 			return 2;
-		r = dms_cmd_attach(&o, device);
+		char node[256];
+		r = o.udev ? 0 : dms_resolve_device(device, node, sizeof(node));
+		if (r == 0)
+			r = dms_cmd_attach(&o, o.udev ? device : node);
 	} else if (!strcmp(cmd, "assemble")) {
 		static const int a[] = { OPT_NAME, OPT_ALL, OPT_MP, 0 };
 		if (parse(cargc, cargv, &o, a, usage_assemble, 0, NULL) < 0)

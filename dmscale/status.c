@@ -159,7 +159,28 @@ int dms_status_collect(const char *pool, struct dms_status *st)
 		snprintf(st->fs_type, sizeof(st->fs_type), "unknown");
 	}
 	(void)dms_pending_load(NULL, pool, &st->pending);
+
+	/* The daemon's view, refreshed by it under /run/dmscale (world-readable). */
+	snprintf(p, sizeof(p), DMS_RUN_DIR "/%s.daemon.json", pool);
+	json_t *dj = json_load_file(p, JSON_REJECT_DUPLICATES, NULL);
+	if (json_is_object(dj)) {
+		json_int_t pid = json_integer_value(json_object_get(dj, "pid"));
+		char proc[64];
+		snprintf(proc, sizeof(proc), "/proc/%lld", (long long)pid);
+		st->daemon_running = pid > 0 && access(proc, F_OK) == 0;
+		json_object_set_new(dj, "running", json_boolean(st->daemon_running));
+		json_object_del(dj, "pid");
+		st->daemon = dj;
+	} else {
+		json_decref(dj);
+	}
 	return 0;
+}
+
+void dms_status_release(struct dms_status *st)
+{
+	json_decref((json_t *)st->daemon);
+	st->daemon = NULL;
 }
 
 int dms_status_print_json(const struct dms_status *st, FILE *f)
@@ -194,6 +215,7 @@ int dms_status_print_json(const struct dms_status *st, FILE *f)
 	for (size_t i = 0; i < st->pending.count; i++)
 		json_array_append_new(pending, json_string(st->pending.ids[i]));
 	json_object_set_new(o, "pending", pending);
+	json_object_set(o, "daemon", st->daemon ? (json_t *)st->daemon : json_null());
 	if (st->note[0])
 		json_object_set_new(o, "note", json_string(st->note));
 	int r = json_dumpf(o, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -244,6 +266,20 @@ int dms_status_print_table(const struct dms_status *st, FILE *f)
 	}
 	for (size_t i = 0; i < st->pending.count; i++)
 		fprintf(f, "  pending %s\n", st->pending.ids[i]);
+	const json_t *dj = st->daemon;
+	if (dj) {
+		human((bytes_t)json_integer_value(json_object_get(dj, "threshold_bytes")), a, sizeof(a));
+		human((bytes_t)json_number_value(json_object_get(dj, "fill_rate_bps")), b, sizeof(b));
+		fprintf(f, "\ndaemon      %s; provisions below %s free; fill rate %s/s; %lld provisioned, "
+			"%lld failed; last: %s%s%s\n", st->daemon_running ? "running" : "NOT running", a, b,
+			(long long)json_integer_value(json_object_get(dj, "provisioned")),
+			(long long)json_integer_value(json_object_get(dj, "failed")),
+			json_string_value(json_object_get(dj, "last_result")) ?: "-",
+			json_string_length(json_object_get(dj, "last_error")) ? ", error " : "",
+			json_string_value(json_object_get(dj, "last_error")) ?: "");
+	} else {
+		fprintf(f, "\ndaemon      no state (not started for this pool)\n");
+	}
 	if (st->note[0])
 		fprintf(f, "\nnote: %s\n", st->note);
 	return 0;

@@ -32,9 +32,12 @@ struct dms_status {
 	struct dms_pending pending;
 	bool privileged;
 	char note[256];
+	void *daemon;                     /* json_t *: the daemon's view, NULL if none */
+	bool daemon_running;
 };
 
 int dms_status_collect(const char *pool, struct dms_status *st);
 int dms_status_print_json(const struct dms_status *st, FILE *f);
 int dms_status_print_table(const struct dms_status *st, FILE *f);
+void dms_status_release(struct dms_status *st);
 #endif

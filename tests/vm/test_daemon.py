@@ -264,6 +264,11 @@ def test_daemon_grows_pool_end_to_end(bed):
     assert "secret" not in log.lower() and "ASIA" not in log
     state = json.loads(vm.sh("cat /run/dmscale/scratch.daemon.json"))
     assert state["provisioned"] == len(created)
+    # operators see the daemon's view in status
+    st = status(vm)
+    assert st["daemon"]["running"] is True and st["daemon"]["provisioned"] == len(created)
+    assert st["daemon"]["threshold_bytes"] > 0
+    assert "daemon      running" in vm.sh("dmscale status")
 
     # a clean stop
     vm.run(["systemctl", "stop", "dmscale-daemon.service"], timeout=30)

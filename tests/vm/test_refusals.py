@@ -33,7 +33,8 @@ def test_refusals_leave_devices_untouched(vm):
         (["dmscale", "init", otherdev], "another pool, 'other'"),
         (["dmscale", "attach", smalldev], "too small"),
         (["dmscale", "attach", "/dev/nvme0n1"], None),
-        (["dmscale", "attach", "/dev/does-not-exist"], "cannot stat"),
+        (["dmscale", "attach", "/dev/does-not-exist"], "no such device"),
+        (["dmscale", "init", "/dev/xvdzz"], "no such device"),
     ]
     for argv, msg in cases:
         rc, out, err = vm.run(argv, check=False)

@@ -1,0 +1,10 @@
+#ifndef DMSCALE_RESOLVE_H
+#define DMSCALE_RESOLVE_H
+#include <stddef.h>
+/* Turn the device the operator named into a block device node. An existing
+ * path is used as is. A missing /dev/xvdX or /dev/sdX (Nitro AMIs without EBS
+ * symlinks) is resolved (1) by the device name EBS stores in NVMe Identify
+ * Controller, else (2) through EC2 DescribeInstances block device mappings ->
+ * volume id -> NVMe serial. */
+int dms_resolve_device(const char *requested, char *out, size_t outlen);
+#endif

@@ -1,10 +1,8 @@
 #!/usr/bin/env python3
 """The demo: boot the guest, `dmscale init` a 2 GiB EBS-like NVMe volume at
-/var/lib/docker, fill it with a writer, and watch it grow as new volumes are
-hot-plugged and appended by the shipped udev rule (the harness plays EC2 here:
-when free space falls under 40 % it records a volume as pending, as the daemon
-does, and attaches it)."""
-import json
+/var/lib/docker, start `dmscale daemon` against the EC2/IMDS simulator, fill the
+filesystem with a steady writer, and watch the daemon create, attach and the
+udev rule append volumes while the writer never sees ENOSPC."""
 import os
 import sys
 import tempfile
@@ -12,14 +10,26 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vm as vmlib  # noqa: E402
-from helpers import GIB, nvme_by_serial, status  # noqa: E402
+from ec2bed import Bed, daemon_config  # noqa: E402
+from helpers import GIB, MIB, nvme_by_serial, status  # noqa: E402
+
+WRITER = """
+i=0; rc=0
+while [ $i -lt {chunks} ]; do
+  dd if=/dev/zero of=/var/lib/docker/fill bs=1M count=32 oflag=append conv=notrunc status=none || {{ rc=$?; break; }}
+  i=$((i+1))
+done
+sync -f /var/lib/docker/fill || rc=$?
+echo $rc > /root/fill.rc
+"""
 
 
 def show(st):
     fs = st["filesystem"]
-    print(f"  pool {st['name']}: {st['state']}, {len(st['members'])} member(s), "
-          f"fs {fs['size_bytes'] / GIB:.2f} GiB, used {fs['used_bytes'] / GIB:.2f} GiB, "
-          f"free {fs['free_bytes'] / GIB:.2f} GiB, pending {st['pending']}", flush=True)
+    d = st.get("daemon") or {}
+    print(f"  {len(st['members'])} member(s), fs {fs['size_bytes'] / GIB:5.2f} GiB, "
+          f"used {fs['used_bytes'] / GIB:5.2f} GiB, free {fs['free_bytes'] / GIB:5.2f} GiB, "
+          f"pending {st['pending'] or '-'}, daemon: {d.get('last_result', '-')}", flush=True)
 
 
 def main():
@@ -27,46 +37,43 @@ def main():
     print("demo: building the guest image with this checkout installed", flush=True)
     vmlib.build_installed_image(img)
     work = tempfile.mkdtemp(prefix="dmscale-demo-")
-    v = vmlib.VM(work, img)
+    bed = Bed(lambda **kw: vmlib.VM(work, img, **kw))
+    v, sim = bed.vm, bed.sim
     try:
-        print(f"demo: booting Debian 12 (cloud kernel) under QEMU: {v.start():.1f}s", flush=True)
+        t0 = time.monotonic()
+        bed.start()
+        print(f"demo: Debian 12 (cloud kernel) booted under QEMU in {time.monotonic() - t0:.1f}s; "
+              "EC2 + IMDS simulator on 127.0.0.1", flush=True)
         d0 = v.new_disk(2 * GIB)
         v.hotplug(d0)
         dev = nvme_by_serial(v, d0.serial)
-        print(f"demo: EBS volume {d0.volume_id} is {dev}; dmscale init {dev}", flush=True)
-        _, _, err = v.run(["dmscale", "init", dev])
-        print("".join("    " + l + "\n" for l in err.splitlines()), end="")
-        show(status(v))
-        target_gib = 6
-        print(f"demo: writing {target_gib} GiB into /var/lib/docker (3x the first volume)", flush=True)
-        v.sh(f"setsid -f sh -c 'dd if=/dev/zero of=/var/lib/docker/fill bs=4M count={target_gib * 256} "
-             "conv=fsync 2>/run/fill.err; echo $? > /run/fill.rc' >/dev/null 2>&1")
+        print(f"demo: EBS volume {d0.volume_id} is {dev}; running: dmscale init {dev}", flush=True)
+        _, _, err = v.run(["dmscale", "init", dev], timeout=120)
+        print("".join("    " + line + "\n" for line in err.splitlines()), end="")
+        v.write_file("/etc/dmscale/dmscale.json",
+                     daemon_config(min_free_bytes=768 * MIB, initial_volume_gib=2, max_volume_gib=2,
+                                   max_volumes=5, max_total_gib=12))
+        v.run(["systemctl", "start", "dmscale-daemon.service"])
+        print("demo: dmscale daemon started (provisions below 768 MiB free)", flush=True)
+        target = 6 * GIB
+        print(f"demo: writing {target // GIB} GiB into /var/lib/docker (3x the first volume)", flush=True)
+        v.run(["systemd-run", "--unit=fill", "/bin/sh", "-c", WRITER.format(chunks=target // (32 * MIB))])
         t0 = time.monotonic()
-        while True:
-            st = status(v)
-            fs = st["filesystem"]
-            done = v.run(["cat", "/run/fill.rc"], check=False)
-            if done[0] == 0:
-                break
-            if fs["free_bytes"] < 0.4 * fs["size_bytes"] and not st["pending"]:
-                d = v.new_disk(2 * GIB)
-                print(f"demo: free space low -> provisioning {d.volume_id} (2 GiB)", flush=True)
-                v.sh(f"mkdir -p /var/lib/dmscale/scratch; echo {d.volume_id} >> /var/lib/dmscale/scratch/pending")
-                v.hotplug(d)
-            show(st)
-            if time.monotonic() - t0 > 900:
-                raise SystemExit("demo: the fill did not finish in 15 minutes")
-            time.sleep(2)
-        rc = int(done[1].strip() or 1)
-        print(f"demo: writer finished with exit status {rc} "
-              f"({'no ENOSPC' if rc == 0 else v.sh('cat /run/fill.err')})", flush=True)
-        print("demo: final status:", flush=True)
-        print(v.sh("dmscale status"))
-        print("demo: journal of dmscale:", flush=True)
-        print(v.sh("journalctl -b --no-pager -o cat _COMM=dmscale | tail -30"))
+        while v.run(["test", "-e", "/root/fill.rc"], check=False)[0] != 0:
+            show(status(v))
+            if time.monotonic() - t0 > 1200:
+                raise SystemExit("demo: the fill did not finish in 20 minutes")
+            time.sleep(3)
+        rc = int(v.sh("cat /root/fill.rc").strip() or 1)
+        print(f"demo: writer finished with exit status {rc} ({'no ENOSPC' if rc == 0 else 'FAILED'})")
+        print("demo: EC2 calls seen by the simulator:",
+              ", ".join(f"{a}" for a, _ in sim.calls if a not in ("DescribeVolumes",)), flush=True)
+        print("demo: final status:\n" + v.sh("dmscale status"))
+        print("demo: what dmscale logged:\n" + v.sh("journalctl -b --no-pager -o cat _COMM=dmscale | tail -40"))
         return 0 if rc == 0 else 1
     finally:
         v.kill()
+        bed.stop()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,5 @@
 """Power cuts (SIGKILL of QEMU) at every step of init and attach: the pool must
 assemble at the next boot, fsck clean, payload intact, and the growth complete."""
-import pytest
-
 from helpers import GIB, check_payload, expect_pending, nvme_by_serial, status, wait_members, \
     write_payload
 

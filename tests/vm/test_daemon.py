@@ -13,84 +13,13 @@ The simulator's on_attach hot-plugs an NVMe disk whose serial is the volume id,
 as EBS does on Nitro; the shipped udev rule + dmscale-attach@ unit append it.
 """
 import json
-import os
 import re
-import sys
-import threading
 import time
 
 import pytest
 
-from ec2sim import EC2Sim
-from helpers import GIB, MIB, nvme_by_serial, status, wait_members
-
-IMDS_IP, EC2_IP, EC2_PORT = "169.254.169.254", "169.254.170.10", 8080
-EC2_URL = f"http://{EC2_IP}:{EC2_PORT}"
-
-
-# Per-connection relay guest <-> simulator (stdin/stdout is the guest socket).
-RELAY = r"""
-import select, socket, sys
-g = socket.socket(fileno=0)
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-while True:
-    r, _, _ = select.select([g, s], [], [])
-    for a, b in ((g, s), (s, g)):
-        if a in r:
-            data = a.recv(65536)
-            if not data:
-                sys.exit(0)
-            b.sendall(data)
-"""
-
-
-def use_relay(vm, workdir):
-    """Rewrite the VM's guestfwd targets from `tcp:` chardevs to per-connection relays."""
-    relay = os.path.join(workdir, "relay.py")
-    with open(relay, "w") as f:
-        f.write(RELAY)
-    orig = vm._argv
-
-    def argv(cold):
-        a = orig(cold)
-        return [re.sub(r"-tcp:127\.0\.0\.1:(\d+)", lambda m: f"-cmd:{sys.executable} {relay} {m.group(1)}", x)
-                if x.startswith("user,") else x for x in a]
-    vm._argv = argv
-
-
-class Bed:
-    """A simulator wired to a VM: AttachVolume hot-plugs, DetachVolume unplugs."""
-
-    def __init__(self, make_vm, **simkw):
-        self.vm = None
-        self.plug_lock = threading.Lock()
-        self.plugged = {}
-        self.sim = EC2Sim(on_attach=self._on_attach, on_detach=self._on_detach, **simkw).start()
-        imds_port = self.sim._servers[0].server_address[1]
-        ec2_port = self.sim._servers[1].server_address[1]
-        self.vm = make_vm(guestfwd=[(IMDS_IP, 80, imds_port), (EC2_IP, EC2_PORT, ec2_port)])
-        use_relay(self.vm, self.vm.workdir)
-
-    def _on_attach(self, vid, size_bytes, device):
-        with self.plug_lock:            # simulator timer threads; QMP is not re-entrant
-            d = self.vm.new_disk(size_bytes, volume_id=vid)
-            self.vm.hotplug(d)
-            self.plugged[vid] = d
-
-    def _on_detach(self, vid):
-        with self.plug_lock:
-            d = self.plugged.pop(vid, None)
-            if d is not None and self.vm.running():
-                self.vm.hotunplug(d)
-
-    def start(self):
-        self.vm.start()
-        self.vm.run(["systemctl", "start", "systemd-networkd"])
-        self.vm.wait_for("ip -4 -o addr show dev eth0 | grep -q 'inet '", timeout=30)
-
-    def stop(self):
-        self.sim.stop()
-
+from ec2bed import EC2_URL, IMDS_IP, Bed, daemon_config
+from helpers import GIB, MIB, nvme_by_serial, status
 
 @pytest.fixture
 def bed(make_vm):
@@ -103,20 +32,6 @@ def bed(make_vm):
     yield factory
     for b in beds:
         b.stop()
-
-
-def daemon_config(**over):
-    cfg = {
-        "pool": "scratch", "mountpoint": "/var/lib/docker", "poll_interval_ms": 250,
-        "min_free_bytes": 512 * MIB, "min_free_percent": 10,
-        "initial_volume_gib": 2, "min_volume_gib": 1, "max_volume_gib": 2,
-        "max_volumes": 4, "max_total_gib": 16, "growth_percent": 25, "fill_horizon_s": 60,
-        "attach_timeout_s": 60, "api_timeout_ms": 5000,
-        "imds_endpoint": f"http://{IMDS_IP}", "ec2_endpoint": EC2_URL,
-        "tags": {"team": "ci"},
-    }
-    cfg.update(over)
-    return json.dumps(cfg, indent=2)
 
 
 def init_pool(vm, size=2 * GIB):

@@ -25,7 +25,7 @@ OBJS    := $(SRCS:%.c=$(B)/obj/%.o)
 TESTS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 PY      ?= /usr/bin/python3
 
-.PHONY: all check check-unit check-unit-san check-vm bench install clean deps demo lint image
+.PHONY: all check check-unit check-unit-san check-valgrind check-vm bench install clean deps demo lint image
 
 all: $(B)/dmscale
 
@@ -60,7 +60,13 @@ check-vm: all
 	tests/vm/build-base.sh $(B)/vm
 	cd tests/vm && $(PY) -m pytest -v -rfE -p no:cacheprovider $(PYTEST_ARGS) .
 
-check: check-unit check-unit-san check-vm
+# Unit tests under valgrind (leaks and invalid accesses fail the run).
+check-valgrind: $(TESTS)
+	@fail=0; for t in $(TESTS); do echo "== $$t (valgrind)"; \
+		valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite $$t >/dev/null || fail=1; \
+	done; exit $$fail
+
+check: check-unit check-unit-san check-valgrind lint check-vm
 
 bench: all
 	@echo "make bench: the benchmark suite is issue 6 and not written yet" >&2; exit 1

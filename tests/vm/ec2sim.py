@@ -14,6 +14,10 @@ Two HTTP servers on 127.0.0.1 (ports chosen by the OS unless given):
     every parameter name is checked against the EC2 API model
     (../shared/aws/ec2-2016-11-15/service-2.json). Violations answer with an
     error and are appended to sim.violations, so a test can assert it is empty.
+    With smithy_verify=True (the default) every signature is also recomputed by
+    AWS's own signer, @smithy/signature-v4, in one persistent node process
+    (tests/aws-js/verify-sigv4.mjs; `make deps` installs tests/aws-js/node_modules,
+    and the simulator refuses to start without it); a disagreement is a violation.
 
 State: volumes (creating -> available -> in-use -> deleting), attachments
 (attaching -> attached -> detaching), tags, ClientToken idempotency, the
@@ -29,14 +33,19 @@ set_delay(action, s), stuck_attaching = True, never_call_on_attach = True,
 imds_down = True, expire_credentials(), token buckets like EC2's
 (CreateVolume 100 + 5/s, other mutating 50 + 5/s, describe 100 + 20/s).
 
-Every accepted-or-not call is recorded in sim.calls as (action, params).
+Every accepted-or-not call is recorded in sim.calls as (action, params), and its
+answer in sim.responses as (action, status, error code or None, request id).
 """
+import base64
 import datetime
 import hashlib
 import hmac
 import json
 import os
+import queue
 import secrets
+import shutil
+import subprocess
 import threading
 import time
 import urllib.parse
@@ -144,6 +153,115 @@ def sigv4_signature(secret, method, path, query, headers, signed, body, amz_date
     return hmac.new(k, sts.encode(), hashlib.sha256).hexdigest(), creq, sts
 
 
+AWS_JS = os.path.join(ROOT, "tests", "aws-js")
+
+
+class SmithyVerifier:
+    """AWS's own SigV4 signer as an oracle: one `node verify-sigv4.mjs` per simulator,
+    started on first use, one request at a time (lock), stopped by close()."""
+
+    TIMEOUT_S = 20.0
+
+    def __init__(self, script=None):
+        self.script = script or os.path.join(AWS_JS, "verify-sigv4.mjs")
+        self.node = self.check_installed()
+        self.lock = threading.Lock()
+        self.proc = None
+        self.answers = None
+        self.stderr_tail = []
+        self.checks = 0          # requests the node signer answered
+        self._id = 0
+
+    @staticmethod
+    def check_installed():
+        """Path of node; raises RuntimeError naming `make deps` when anything is missing."""
+        node = os.environ.get("DMSCALE_NODE") or shutil.which("node")
+        mod = os.path.join(AWS_JS, "node_modules", "@smithy", "signature-v4", "package.json")
+        if not node:
+            raise RuntimeError("ec2sim: smithy_verify needs node on PATH; run `make deps`")
+        if not os.path.exists(mod):
+            raise RuntimeError(f"ec2sim: smithy_verify needs {os.path.dirname(mod)} "
+                               "(npm ci in tests/aws-js); run `make deps`")
+        return node
+
+    def _start(self):
+        self.proc = subprocess.Popen([self.node, self.script], cwd=AWS_JS, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env={**os.environ, "NODE_OPTIONS": ""})
+        self.answers = queue.Queue()
+        proc, answers, tail = self.proc, self.answers, self.stderr_tail
+
+        def read_out():
+            for line in proc.stdout:
+                answers.put(line)
+            answers.put(None)
+
+        def read_err():
+            for line in proc.stderr:
+                tail.append(line.decode(errors="replace").rstrip())
+                del tail[:-20]
+
+        for fn in (read_out, read_err):
+            threading.Thread(target=fn, daemon=True).start()
+
+    def sign(self, req):
+        """req: dict for verify-sigv4.mjs. Returns its answer (a dict); raises RuntimeError
+        when the verifier cannot answer (died, timed out)."""
+        with self.lock:
+            if self.proc is None or self.proc.poll() is not None:
+                self._start()
+            self._id += 1
+            rid = self._id
+            try:
+                self.proc.stdin.write((json.dumps({**req, "id": rid}) + "\n").encode())
+                self.proc.stdin.flush()
+            except OSError as e:
+                self._kill()
+                raise RuntimeError(f"smithy verifier not accepting input ({e}): "
+                                   + " | ".join(self.stderr_tail[-5:]))
+            deadline = time.monotonic() + self.TIMEOUT_S
+            while True:
+                try:
+                    line = self.answers.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    self._kill()
+                    raise RuntimeError(f"smithy verifier gave no answer in {self.TIMEOUT_S:.0f} s")
+                if line is None:
+                    self._kill()
+                    raise RuntimeError("smithy verifier exited: " + " | ".join(self.stderr_tail[-5:]))
+                ans = json.loads(line)
+                if ans.get("id") == rid:     # skip a late answer to a timed-out request
+                    self.checks += 1
+                    return ans
+
+    def _kill(self):
+        p, self.proc = self.proc, None
+        if p is None:
+            return
+        try:
+            p.stdin.close()           # the verifier exits at end of input
+        except OSError:
+            pass
+        try:
+            p.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+    def close(self):
+        with self.lock:
+            self._kill()
+
+
+def _auth_fields(auth):
+    """'AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...' -> dict."""
+    out = {}
+    for part in auth.strip()[len("AWS4-HMAC-SHA256 "):].split(","):
+        k, _, v = part.strip().partition("=")
+        out[k] = v
+    return out
+
+
 class ApiError(Exception):
     def __init__(self, code, message, status=400):
         super().__init__(code)
@@ -184,7 +302,7 @@ class EC2Sim:
                  role="dmscale-role", cred_ttl_s=3600, create_latency_s=0.2, attach_latency_s=0.5,
                  detach_latency_s=0.3, delete_latency_s=0.1, on_attach=None, on_detach=None,
                  token_buckets=True, host="127.0.0.1", imds_port=0, ec2_port=0, clock=time.time,
-                 model_path=None):
+                 model_path=None, smithy_verify=True):
         self.instance_id, self.region, self.az, self.role = instance_id, region, az, role
         self.cred_ttl_s = cred_ttl_s
         self.create_latency_s, self.attach_latency_s = create_latency_s, attach_latency_s
@@ -193,8 +311,11 @@ class EC2Sim:
         self.host, self._ports = host, (imds_port, ec2_port)
         self.clock = clock
         self.model = Model(model_path)
+        # AWS's own signer as a second, independent check (raises if not installed)
+        self.smithy = SmithyVerifier() if smithy_verify else None
         self.lock = threading.RLock()
         self.calls = []          # (action, params) for every EC2 request that parsed
+        self.responses = []      # (action, http status, error code or None, request id) per answer
         self.imds_calls = []     # (method, path)
         self.violations = []     # signature / model / protocol problems
         self.volumes = {}        # id -> Volume
@@ -246,6 +367,10 @@ class EC2Sim:
             s.shutdown()
             s.server_close()
         self._servers = []
+        if self.smithy is not None:
+            self.smithy.close()
+
+    close = stop
 
     def __enter__(self):
         return self.start()
@@ -376,7 +501,8 @@ class EC2Sim:
                                                  strict_parsing=True)) if body else {}
         except (UnicodeDecodeError, ValueError):
             self.violations.append("unparseable form body")
-            return h.reply(400, _err("MalformedQueryString", "bad body", rid), "text/xml")
+            return h.reply(400, _err("MalformedQueryString", "bad body", rid), "text/xml",
+                           {"x-amzn-RequestId": rid})
         action = params.pop("Action", "")
         version = params.pop("Version", "")
         with self.lock:
@@ -400,9 +526,15 @@ class EC2Sim:
                 inner = fn(params)
             xml = (f'<?xml version="1.0" encoding="UTF-8"?>\n<{action}Response xmlns="{NS}">\n'
                    f"    <requestId>{rid}</requestId>\n{inner}</{action}Response>")
-            return h.reply(200, xml.encode(), "text/xml;charset=UTF-8")
+            with self.lock:
+                self.responses.append((action, 200, None, rid))
+            return h.reply(200, xml.encode(), "text/xml;charset=UTF-8", {"x-amzn-RequestId": rid})
         except ApiError as e:
-            return h.reply(e.status, _err(e.code, e.message, rid), "text/xml;charset=UTF-8")
+            with self.lock:
+                self.responses.append((action, e.status, e.code, rid))
+            # like EC2, the request id is in the body and in x-amzn-RequestId (the SDKs read the header)
+            return h.reply(e.status, _err(e.code, e.message, rid), "text/xml;charset=UTF-8",
+                           {"x-amzn-RequestId": rid})
 
     def _verify_signature(self, h, body):
         auth = h.headers.get("Authorization", "")
@@ -457,10 +589,36 @@ class EC2Sim:
                                         body, amz_date, region, service)
         if not hmac.compare_digest(want, sig):
             problems.append("signature mismatch; canonical request was:\n" + creq)
+        if self.smithy is not None:
+            problems.extend(self._smithy_check(h, body, auth, ak, cred, amz_date))
         if problems:
             self.violations.extend(problems)
             raise ApiError("SignatureDoesNotMatch",
                            "The request signature we calculated does not match the signature you provided.", 403)
+
+    def _smithy_check(self, h, body, auth, ak, cred, amz_date):
+        """Recompute the Authorization with @smithy/signature-v4 for this simulator's
+        region and service ("ec2"), signing the headers the request says it signed."""
+        req = {"method": h.command, "host": h.headers.get("Host", ""), "path": h.path,
+               "headers": [[k, v] for k, v in h.headers.items()],
+               "body_b64": base64.b64encode(body).decode(), "region": self.region, "service": "ec2",
+               "accessKeyId": ak, "secretAccessKey": cred["secret"], "amzDate": amz_date}
+        if cred["token"]:
+            req["sessionToken"] = cred["token"]
+        try:
+            ans = self.smithy.sign(req)
+        except RuntimeError as e:
+            self.violations.append(f"smithy verifier failed: {e}")
+            raise ApiError("InternalError", "signature verifier unavailable", 500)
+        if "error" in ans:
+            return [f"smithy verifier: {ans['error']}"]
+        problems = [f"smithy: {p}" for p in ans.get("problems", [])]
+        want, got = _auth_fields(ans["expected_authorization"]), _auth_fields(auth)
+        for field in ("Credential", "SignedHeaders", "Signature"):
+            if want.get(field) != got.get(field):
+                problems.append(f"smithy SigV4 mismatch in {field}: request has {got.get(field)!r}, "
+                                f"@smithy/signature-v4 computed {want.get(field)!r}")
+        return problems
 
     def _faults(self, action):
         with self.lock:

@@ -97,3 +97,17 @@ def test_init_twice_is_harmless_and_cli(vm):
     st = json.loads(out)
     assert st["state"] == "active" and st["members"][0]["volume_id"] == d0.volume_id
     assert "not root" in st["note"]
+    # an operator's attach of a blank disk (no pending entry needed), then again
+    d1 = vm.new_disk(2 * GIB)
+    vm.hotplug(d1)
+    dev1 = nvme_by_serial(vm, d1.serial)
+    vm.wait_for("systemctl list-units 'dmscale-attach@*' --all --state=activating --no-legend "
+                "| grep -q . && exit 1 || exit 0", timeout=30)
+    assert len(status(vm)["members"]) == 1          # udev alone did not claim it
+    vm.run(["dmscale", "attach", dev1])
+    st = status(vm)
+    assert [m["volume_id"] for m in st["members"]] == [d0.volume_id, d1.volume_id]
+    rc, _, err = vm.run(["dmscale", "attach", dev1], check=False)
+    assert rc == 0 and "carries a label of pool scratch (member 1" in err
+    assert status(vm)["generation"] == st["generation"]
+    assert check_payload(vm)

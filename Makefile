@@ -58,7 +58,7 @@ check-unit-san:
 # VM tests: boot the Debian guest under QEMU with the project installed.
 check-vm: all
 	tests/vm/build-base.sh $(B)/vm
-	cd tests/vm && $(PY) -m pytest -v -rfE -p no:cacheprovider $(PYTEST_ARGS) .
+	cd tests/vm && $(PY) -m pytest -v -rfE --durations=10 -p no:cacheprovider $(PYTEST_ARGS) .
 
 # Unit tests under valgrind (leaks and invalid accesses fail the run).
 check-valgrind: $(TESTS)

@@ -382,7 +382,7 @@ class VM:
              "-nodefaults", "-display", "none", "-no-reboot",
              "-kernel", kernel_path(),
              "-append", "root=/dev/nvme0n1 rw console=ttyS0,115200 panic=-1 "
-                        "systemd.show_status=0 net.ifnames=0 nvme_core.io_timeout=30 "
+                        "systemd.show_status=0 net.ifnames=0 nvme_core.io_timeout=30 quiet loglevel=4 "
                         "systemd.journald.forward_to_console=0 " + self.cmdline_extra,
              "-serial", f"file:{os.path.join(self.workdir, f'console.{self.boots}.log')}",
              "-qmp", f"unix:{os.path.join(self.workdir, 'qmp.sock')},server=on,wait=off",

@@ -19,6 +19,8 @@
 
 #include "dmscale/log.h"
 #include "dmscale/pending.h"
+#include "dmscale/fs.h"
+#include "ec2/resolve.h"
 #include "dmscale/pool.h"
 #include "dmscale/status.h"
 #include "dmscale/units.h"
@@ -77,6 +79,8 @@ struct daemon {
 	struct wait_entry waits[MAX_WAITS];
 	size_t n_waits;
 	char cur_vol[DMS_VOLUME_ID_MAX];   /* provisioning in progress */
+	const char *cur_step;              /* last step it reached, for the status */
+	bool cur_deleted;                  /* its cleanup deleted the volume */
 	double cur_t0;
 	uint64_t cur_size;
 
@@ -285,6 +289,7 @@ static int on_stage(void *ud, enum ec2_stage stage, const char *vol, const char 
 		return 0;
 	case EC2_STAGE_CREATED:
 		snprintf(d->cur_vol, sizeof(d->cur_vol), "%s", vol);
+		d->cur_step = "created";
 		r = dms_pending_add(NULL, d->cfg.pool, vol);
 		if (r < 0)
 			return log_error_errno(r, "pool %s: cannot record volume %s as pending: %m", d->cfg.pool, vol);
@@ -295,12 +300,14 @@ static int on_stage(void *ud, enum ec2_stage stage, const char *vol, const char 
 		return 0;
 	case EC2_STAGE_ATTACHING:
 		log_info("pool %s: volume %s attaching as %s", d->cfg.pool, vol, dev ? dev : "?");
+		d->cur_step = "attaching";
 		if (stop_requested)
 			return -ECANCELED;
 		return 0;
 	case EC2_STAGE_ATTACHED:
 		return 0;
 	case EC2_STAGE_DELETED:
+		d->cur_deleted = true;
 		r = dms_pending_remove(NULL, d->cfg.pool, vol);
 		if (r < 0 && r != -ENOENT)
 			log_warning_errno(r, "pool %s: cannot remove %s from the pending list: %m", d->cfg.pool, vol);
@@ -358,6 +365,8 @@ static void provision(struct daemon *d, const struct policy_decision *dec, doubl
 		 fill_rate_bps(&d->fr) / (double)MIB, dec->time_to_full_s > 1e17 ? -1.0 : dec->time_to_full_s,
 		 d->last_reaction_s);
 	d->cur_vol[0] = '\0';
+	d->cur_step = "creating";
+	d->cur_deleted = false;
 	d->cur_t0 = now;
 	d->cur_size = dec->size_gib;
 	char vol[EC2_ID_MAX];
@@ -371,8 +380,14 @@ static void provision(struct daemon *d, const struct policy_decision *dec, doubl
 			bo = d->provision_backoff;
 		}
 		d->next_provision = t1 + bo;
-		snprintf(d->last_result, sizeof(d->last_result), "failed: %s (%s)", strerror(-r),
-			 d->ec2.last_error.code[0] ? d->ec2.last_error.code : "-");
+		if (d->cur_vol[0])
+			snprintf(d->last_result, sizeof(d->last_result), "failed: %s (%s); %s %s, %s", strerror(-r),
+				 d->ec2.last_error.code[0] ? d->ec2.last_error.code : "-", d->cur_vol, d->cur_step,
+				 d->cur_deleted ? "deleted" : is_member(d, d->cur_vol) ? "in the pool"
+				 : "kept for a later delete");
+		else
+			snprintf(d->last_result, sizeof(d->last_result), "failed: %s (%s)", strerror(-r),
+				 d->ec2.last_error.code[0] ? d->ec2.last_error.code : "-");
 		log_error_errno(r, "pool %s: provisioning %s failed after %.1f s: %m (EC2 %s); next attempt in %.0f s",
 				d->cfg.pool, d->cur_vol[0] ? d->cur_vol : "a volume", t1 - now,
 				d->ec2.last_error.code[0] ? d->ec2.last_error.code : "-", bo);
@@ -406,6 +421,8 @@ static void drop_wait(struct daemon *d, size_t i)
 	d->n_waits--;
 }
 
+static void ensure_delete_on_termination(struct daemon *d, const struct ec2_volume *v);
+
 static void appended(struct daemon *d, struct wait_entry *w, double now)
 {
 	char a[32], b[32];
@@ -419,8 +436,11 @@ static void appended(struct daemon *d, struct wait_entry *w, double now)
 			 d->cfg.pool, w->id, a, b, d->st->member_count, lat, w->create_to_attached_s, lat);
 		snprintf(d->last_result, sizeof(d->last_result), "%s appended in %.1f s", w->id, lat);
 	} else {
+		struct ec2_volume v;
 		log_info("pool %s: volume %s (adopted at start) appended, filesystem %s, %u members", d->cfg.pool,
 			 w->id, b, d->st->member_count);
+		if (d->ec2_ready && ec2_describe_volume(&d->ec2, w->id, &v) == 0)
+			ensure_delete_on_termination(d, &v);
 		snprintf(d->last_result, sizeof(d->last_result), "%s appended", w->id);
 	}
 }
@@ -477,6 +497,24 @@ static const struct ec2_attachment *attached_here(const struct daemon *d, const 
 	return NULL;
 }
 
+/* A run killed between AttachVolume and ModifyInstanceAttribute leaves the
+ * volume attached without DeleteOnTermination: it would outlive the instance
+ * (a leak) even once appended. Set it (verified) for our attached volumes. */
+static void ensure_delete_on_termination(struct daemon *d, const struct ec2_volume *v)
+{
+	const struct ec2_attachment *a = attached_here(d, v);
+	if (!a || a->delete_on_termination || strcmp(a->state, "attached") || !a->device[0])
+		return;
+	int r = ec2_set_delete_on_termination(&d->ec2, v->volume_id, a->device);
+	if (r < 0)
+		log_error_errno(r, "pool %s: volume %s is attached as %s without DeleteOnTermination and "
+				"setting it failed: %m; it would outlive the instance", d->cfg.pool, v->volume_id,
+				a->device);
+	else
+		log_info("pool %s: volume %s attached as %s by an interrupted provisioning: DeleteOnTermination "
+			 "set", d->cfg.pool, v->volume_id, a->device);
+}
+
 static void adopt(struct daemon *d, const char *vol)
 {
 	if (d->n_waits == MAX_WAITS)
@@ -491,6 +529,38 @@ static void adopt(struct daemon *d, const char *vol)
 /* Pending volumes left by an earlier run, and volumes of this instance's pool
  * that are neither members nor pending (a run killed between CreateVolume and
  * recording the id). */
+/* A volume of ours attached here but neither a member nor pending (a daemon
+ * killed after AttachVolume whose device appeared before it was recorded):
+ * record it as pending and hand its device to the shipped attach unit, the
+ * same path udev takes. The daemon itself writes no block device. */
+static void adopt_volume(struct daemon *d, const char *vol)
+{
+	char node[64], unit[96];
+	int r = dms_pending_add(NULL, d->cfg.pool, vol);
+	if (r < 0) {
+		log_error_errno(r, "pool %s: cannot record volume %s as pending: %m", d->cfg.pool, vol);
+		return;
+	}
+	if (dms_nvme_node_by_volume_id(vol, node, sizeof(node)) < 0) {
+		log_info("pool %s: volume %s is attached here but its device is not visible yet; recorded as "
+			 "pending, udev will append it", d->cfg.pool, vol);
+		return;
+	}
+	const char *name = node + strlen("/dev/");
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
+			return;
+	snprintf(unit, sizeof(unit), "dmscale-attach@%s.service", name);
+	char *argv[] = { "systemctl", "start", "--no-block", unit, NULL };
+	r = dms_run_argv(argv);
+	if (r != 0)
+		log_error("pool %s: volume %s (%s) is attached here but not in the pool; starting %s failed "
+			  "(status %d): run 'dmscale attach %s'", d->cfg.pool, vol, node, unit, r, node);
+	else
+		log_notice("pool %s: volume %s (%s) was attached here but not in the pool (interrupted "
+			   "provisioning): adopting it through %s", d->cfg.pool, vol, node, unit);
+}
+
 static void recover(struct daemon *d)
 {
 	struct dms_pending *p = calloc(1, sizeof(*p));
@@ -534,14 +604,15 @@ static void recover(struct daemon *d)
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct ec2_volume *v = &vols[i];
-		if (strcmp(v->tag_instance, d->ec2.instance_id) || is_member(d, v->volume_id) ||
-		    is_pending(p, v->volume_id))
+		if (strcmp(v->tag_instance, d->ec2.instance_id))
+			continue;
+		ensure_delete_on_termination(d, v);
+		if (is_member(d, v->volume_id) || is_pending(p, v->volume_id))
 			continue;
 		if (!strcmp(v->state, "available") || !strcmp(v->state, "creating"))
 			delete_volume(d, v->volume_id, "orphan of an interrupted provisioning");
 		else if (!strcmp(v->state, "in-use") && attached_here(d, v))
-			log_warning("pool %s: volume %s is attached here but is neither a member nor pending; "
-				    "append it with 'dmscale attach' or detach and delete it", d->cfg.pool, v->volume_id);
+			adopt_volume(d, v->volume_id);
 	}
 out:
 	free(vols);

@@ -81,7 +81,7 @@ static int by_identify(const char *requested, char *out, size_t outlen)
 }
 
 /* NVMe controller whose serial is the volume id without its dash. */
-static int by_serial(const char *volume_id, char *out, size_t outlen)
+int dms_nvme_node_by_volume_id(const char *volume_id, char *out, size_t outlen)
 {
 	char want[40];
 	if (strncmp(volume_id, "vol-", 4) || strlen(volume_id) > 36)
@@ -129,7 +129,7 @@ static int by_ec2(const char *requested, char *out, size_t outlen)
 	for (size_t i = 0; i < n; i++) {
 		if (!dms_ebs_name_matches(requested, bdm[i].device_name))
 			continue;
-		r = by_serial(bdm[i].volume_id, out, outlen);
+		r = dms_nvme_node_by_volume_id(bdm[i].volume_id, out, outlen);
 		if (r == 0)
 			log_info("%s: resolved to %s (EC2 block device mapping: %s)", requested, out,
 				 bdm[i].volume_id);

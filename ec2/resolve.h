@@ -7,4 +7,7 @@
  * Controller, else (2) through EC2 DescribeInstances block device mappings ->
  * volume id -> NVMe serial. */
 int dms_resolve_device(const char *requested, char *out, size_t outlen);
+/* The NVMe namespace whose controller serial is the volume id ("vol-0ab…" ->
+ * serial "vol0ab…"): "/dev/nvme3n1". 0, -ENOENT, -EINVAL. */
+int dms_nvme_node_by_volume_id(const char *volume_id, char *out, size_t outlen);
 #endif

@@ -90,11 +90,12 @@ class Client:
 
 @pytest.fixture
 def sim():
-    attached, detached = [], []
+    attached, detached, deleted = [], [], []
     s = ec2sim.EC2Sim(create_latency_s=0.05, attach_latency_s=0.1, detach_latency_s=0.05,
                       delete_latency_s=0.02,
-                      on_attach=lambda *a: attached.append(a), on_detach=lambda v: detached.append(v))
-    s.attached, s.detached = attached, detached
+                      on_attach=lambda *a: attached.append(a), on_detach=lambda v: detached.append(v),
+                      on_delete=lambda v: deleted.append(v))
+    s.attached, s.detached, s.deleted_cb = attached, detached, deleted
     s.start()
     yield s
     s.stop()
@@ -268,6 +269,7 @@ def test_volume_lifecycle(sim):
     assert sim.detached == [vid]
     assert c.call("DeleteVolume", VolumeId=vid)[0] == 200
     assert wait_for(lambda: vid not in sim.volumes)
+    assert wait_for(lambda: sim.deleted_cb == [vid])      # the bed frees the backing file here
     st, r = c.call("DescribeVolumes", **{"VolumeId.1": vid})
     assert err_code(r) == "InvalidVolume.NotFound"
     # termination deletes DeleteOnTermination volumes only: vid2 (available) leaks

@@ -62,7 +62,8 @@ class Bed:
         self.vm = None
         self.plug_lock = threading.Lock()
         self.plugged = {}
-        self.sim = EC2Sim(on_attach=self._on_attach, on_detach=self._on_detach, **simkw).start()
+        self.sim = EC2Sim(on_attach=self._on_attach, on_detach=self._on_detach, on_delete=self._on_delete,
+                          **simkw).start()
         imds_port = self.sim._servers[0].server_address[1]
         ec2_port = self.sim._servers[1].server_address[1]
         self.vm = make_vm(guestfwd=[(IMDS_IP, 80, imds_port), (EC2_IP, EC2_PORT, ec2_port)])
@@ -79,6 +80,17 @@ class Bed:
             d = self.plugged.pop(vid, None)
             if d is not None and self.vm.running():
                 self.vm.hotunplug(d)
+
+    def _on_delete(self, vid):
+        """DeleteVolume frees the volume's backing file (a detached disk only)."""
+        with self.plug_lock:
+            d = self.vm.disks.get(vid) if self.vm else None
+            if d is not None and d.port is None:
+                try:
+                    os.unlink(d.path)
+                except FileNotFoundError:
+                    pass
+                self.vm.disks.pop(vid, None)
 
     def start(self):
         self.vm.start()

@@ -300,14 +300,14 @@ MUTATING = {"CreateVolume", "AttachVolume", "DetachVolume", "DeleteVolume", "Mod
 class EC2Sim:
     def __init__(self, instance_id="i-0123456789abcdef0", region="us-east-1", az="us-east-1a",
                  role="dmscale-role", cred_ttl_s=3600, create_latency_s=0.2, attach_latency_s=0.5,
-                 detach_latency_s=0.3, delete_latency_s=0.1, on_attach=None, on_detach=None,
+                 detach_latency_s=0.3, delete_latency_s=0.1, on_attach=None, on_detach=None, on_delete=None,
                  token_buckets=True, host="127.0.0.1", imds_port=0, ec2_port=0, clock=time.time,
                  model_path=None, smithy_verify=True):
         self.instance_id, self.region, self.az, self.role = instance_id, region, az, role
         self.cred_ttl_s = cred_ttl_s
         self.create_latency_s, self.attach_latency_s = create_latency_s, attach_latency_s
         self.detach_latency_s, self.delete_latency_s = detach_latency_s, delete_latency_s
-        self.on_attach, self.on_detach = on_attach, on_detach
+        self.on_attach, self.on_detach, self.on_delete = on_attach, on_detach, on_delete
         self.host, self._ports = host, (imds_port, ec2_port)
         self.clock = clock
         self.model = Model(model_path)
@@ -798,6 +798,8 @@ class EC2Sim:
             if v:
                 v.state = "deleted"
                 self.deleted[vid] = v
+        if v and self.on_delete:
+            self.on_delete(vid)       # e.g. free the disk's backing file
 
     def _a_ModifyInstanceAttribute(self, p):
         if p.get("InstanceId") != self.instance_id:

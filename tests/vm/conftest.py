@@ -62,3 +62,18 @@ def vm(make_vm):
     v = make_vm()
     v.start()
     return v
+
+
+@pytest.fixture
+def bed(make_vm):
+    """Factory: bed(**simkw) -> ec2bed.Bed, an EC2/IMDS simulator wired to a new VM."""
+    from ec2bed import Bed
+    beds = []
+
+    def factory(**simkw):
+        b = Bed(make_vm, **simkw)
+        beds.append(b)
+        return b
+    yield factory
+    for b in beds:
+        b.stop()

@@ -1,38 +1,11 @@
-"""`dmscale daemon` in the VM against the EC2/IMDS simulator (tests/vm/ec2sim.py).
-
-The guest reaches the simulator through QEMU user-mode guestfwd:
-    169.254.169.254:80 -> IMDS      169.254.170.10:8080 -> EC2 Query API
-Two QEMU guestfwd pitfalls shape this:
-  * a `tcp:` chardev target is ONE host connection shared by every guest
-    connection, dead for good once the server closes it (any Connection: close);
-    so each forward runs `cmd:` (libslirp spawns it per guest connection), a
-    tiny relay to the simulator's port (RELAY below);
-  * each chardev forward is named "guestfwd.tcp.<guest port>", so two forwards
-    on the same guest port fail with "duplicate yank instance": distinct ports.
-The simulator's on_attach hot-plugs an NVMe disk whose serial is the volume id,
-as EBS does on Nitro; the shipped udev rule + dmscale-attach@ unit append it.
-"""
+"""`dmscale daemon` in the VM against the EC2/IMDS simulator (tests/vm/ec2sim.py),
+wired to the VM by tests/vm/ec2bed.py (see there for the guestfwd details)."""
 import json
 import re
 import time
 
-import pytest
-
-from ec2bed import EC2_URL, IMDS_IP, Bed, daemon_config
+from ec2bed import EC2_URL, IMDS_IP, daemon_config
 from helpers import GIB, MIB, nvme_by_serial, status
-
-@pytest.fixture
-def bed(make_vm):
-    beds = []
-
-    def factory(**simkw):
-        b = Bed(make_vm, **simkw)
-        beds.append(b)
-        return b
-    yield factory
-    for b in beds:
-        b.stop()
-
 
 def init_pool(vm, size=2 * GIB):
     d = vm.new_disk(size)

@@ -18,9 +18,7 @@ import sys
 import threading
 import time
 
-import pytest
-
-from ec2bed import Bed, daemon_config
+from ec2bed import daemon_config
 from ec2sim import ApiError
 from helpers import GIB, MIB, nvme_by_serial, status
 
@@ -29,17 +27,6 @@ UNIT = "dmscale-daemon.service"
 
 
 # ---------------------------------------------------------------- helpers
-@pytest.fixture
-def bed(make_vm):
-    beds = []
-
-    def factory(**simkw):
-        b = Bed(make_vm, **simkw)
-        beds.append(b)
-        return b
-    yield factory
-    for b in beds:
-        b.stop()
 
 
 def init_pool(vm, size=1 * GIB):

@@ -54,7 +54,7 @@ static int by_identify(const char *requested, char *out, size_t outlen)
 		if (strncmp(de->d_name, "nvme", 4) || strlen(de->d_name) > 32)
 			continue;
 		char node[64], name[64];
-		snprintf(node, sizeof(node), "/dev/%s", de->d_name);
+		snprintf(node, sizeof(node), "/dev/%.32s", de->d_name);
 		int fd = open(node, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;

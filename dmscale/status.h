@@ -15,6 +15,17 @@ struct dms_status_member {
 	bool have_layout;                 /* false when labels were not readable */
 };
 
+/* dm-thin mode only: the thin-pool's kernel status (target "thin"). */
+struct dms_status_thin {
+	bool known;                       /* false: linear, or pool not active */
+	bytes_t virtual_bytes;            /* thin volume size (the filesystem's device) */
+	bytes_t data_used_bytes, data_total_bytes;
+	bytes_t metadata_used_bytes, metadata_total_bytes;
+	bytes_t low_water_mark_bytes;
+	char mode[24];                    /* rw | ro | out_of_data_space | fail */
+	bool needs_check;
+};
+
 struct dms_status {
 	char name[DMS_POOL_NAME_MAX];
 	char target[16];
@@ -30,6 +41,7 @@ struct dms_status {
 	uint32_t member_count;
 	struct dms_status_member members[DMS_MAX_MEMBERS];
 	struct dms_pending pending;
+	struct dms_status_thin pool;      /* target "thin" only */
 	bool privileged;
 	char note[256];
 	void *daemon;                     /* json_t *: the daemon's view, NULL if none */

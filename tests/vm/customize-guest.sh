@@ -29,6 +29,12 @@ for u in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.
          systemd-binfmt.service modprobe@fuse.service modprobe@drm.service; do
   chroot "$R" systemctl mask "$u" >/dev/null 2>&1 || true
 done
+# Docker and cloud-init are installed for the end-to-end tests, which start them
+# themselves; every other test boots without them.
+for u in docker.service docker.socket containerd.service; do
+  chroot "$R" systemctl disable "$u" >/dev/null 2>&1 || true
+done
+touch "$R/etc/cloud/cloud-init.disabled"
 mkdir -p "$R/etc/systemd/journald.conf.d"
 printf '[Journal]\nStorage=volatile\n' > "$R/etc/systemd/journald.conf.d/test.conf"
 # Serial console for logs.

@@ -107,8 +107,11 @@ def build_installed_image(out_img, size_gib=3):
     """Root filesystem = cached base rootfs + `make install DESTDIR=…` of the
     project, packed into an ext4 image with mkfs.ext4 -d (no loop mounts)."""
     t0 = time.monotonic()
-    stage = out_img + ".stage"
-    inst = out_img + ".install"
+    # Private work paths and an atomic rename: several test sessions may share
+    # build/vm, and running VMs keep the old image's inode open.
+    stage = f"{out_img}.stage.{os.getpid()}"
+    inst = f"{out_img}.install.{os.getpid()}"
+    tmp_img = f"{out_img}.tmp.{os.getpid()}"
     for d in (stage, inst):
         shutil.rmtree(d, ignore_errors=True)
     # Hard-link copy of the cache: cheap, and the cache is never written through it
@@ -127,10 +130,11 @@ def build_installed_image(out_img, size_gib=3):
         if os.path.lexists(link):
             os.unlink(link)
         os.symlink(unit, link)
-    if os.path.exists(out_img):
-        os.unlink(out_img)
-    subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "root", "-d", stage, out_img, f"{size_gib}G"],
+    if os.path.exists(tmp_img):
+        os.unlink(tmp_img)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "root", "-d", stage, tmp_img, f"{size_gib}G"],
                    check=True)
+    os.replace(tmp_img, out_img)
     shutil.rmtree(stage)
     shutil.rmtree(inst)
     return time.monotonic() - t0

@@ -11,7 +11,7 @@ PKGS=(
   linux-image-cloud-amd64 qemu-guest-agent
   libdevmapper1.02.1 libudev1 libaio1 libcurl4 libjansson4 libblkid1 libkmod2
   libxml2 libssl3 ca-certificates iproute2 procps fio strace python3-minimal
-  docker.io cloud-init
+  docker.io cloud-init busybox-static
 )
 recipe=$( (cat "$0" "$here/customize-guest.sh"; printf '%s\n' "${PKGS[@]}") | sha256sum | cut -c1-16)
 if [ -f "$OUT/rootfs.stamp" ] && [ "$(cat "$OUT/rootfs.stamp")" = "$recipe" ] && [ -d "$OUT/rootfs/boot" ]; then

@@ -30,7 +30,8 @@
 #define DL_THIN_META_OFF_OFF 160u   /* u64 */
 #define DL_THIN_META_LEN_OFF 168u   /* u64 */
 #define DL_THIN_VIRT_OFF     176u   /* u64 */
-/* 184..511 reserved (zero) */
+#define DL_THIN_META_ACT_OFF 184u   /* u64 */
+/* 192..511 reserved (zero) */
 #define DL_HEADER_BYTES      512u
 #define DL_MEMBERS_OFF       DL_HEADER_BYTES
 #define DL_ENTRY_BYTES       128u
@@ -48,7 +49,7 @@ static const uint8_t dl_magic[DL_MAGIC_LEN] = {
 
 _Static_assert(DL_POOL_NAME_OFF + DMS_POOL_NAME_MAX == DL_FSTYPE_OFF, "layout");
 _Static_assert(DL_FSTYPE_OFF + DMS_FSTYPE_MAX == DL_TARGET_OFF, "layout");
-_Static_assert(DL_THIN_VIRT_OFF + 8 <= DL_HEADER_BYTES, "layout");
+_Static_assert(DL_THIN_META_ACT_OFF + 8 <= DL_HEADER_BYTES, "layout");
 _Static_assert(DLE_VOLID_OFF + DMS_VOLUME_ID_MAX == DLE_SIZE_OFF, "layout");
 _Static_assert(DLE_DATA_LEN_OFF + 8 <= DL_ENTRY_BYTES, "layout");
 _Static_assert(DL_MAX_LABEL_BYTES <= DMS_LABEL_COPY_BYTES, "label must fit one copy");
@@ -216,7 +217,8 @@ int dms_label_validate(const struct dms_label *l)
 
 	switch (l->target) {
 	case DMS_TARGET_LINEAR:
-		if (l->thin_meta_offset_bytes || l->thin_meta_bytes || l->thin_virtual_bytes)
+		if (l->thin_meta_offset_bytes || l->thin_meta_bytes || l->thin_virtual_bytes ||
+		    l->thin_meta_active_bytes)
 			return -EINVAL;
 		break;
 	case DMS_TARGET_THIN: {
@@ -227,6 +229,9 @@ int dms_label_validate(const struct dms_label *l)
 		if (l->thin_meta_bytes == 0 || l->thin_meta_bytes % DMS_DATA_ALIGN_BYTES)
 			return -EINVAL;
 		if (l->thin_virtual_bytes == 0 || l->thin_virtual_bytes % SECTOR_BYTES)
+			return -EINVAL;
+		if (l->thin_meta_active_bytes == 0 || l->thin_meta_active_bytes % DMS_DATA_ALIGN_BYTES ||
+		    l->thin_meta_active_bytes > l->thin_meta_bytes)
 			return -EINVAL;
 		/* the metadata area lies on member 0, before its data area */
 		if (l->thin_meta_offset_bytes > m0->data_offset_bytes ||
@@ -270,6 +275,7 @@ int dms_label_encode(const struct dms_label *l, unsigned copy, uint8_t *buf, siz
 	put_u64(buf + DL_THIN_META_OFF_OFF, l->thin_meta_offset_bytes);
 	put_u64(buf + DL_THIN_META_LEN_OFF, l->thin_meta_bytes);
 	put_u64(buf + DL_THIN_VIRT_OFF, l->thin_virtual_bytes);
+	put_u64(buf + DL_THIN_META_ACT_OFF, l->thin_meta_active_bytes);
 
 	for (uint32_t i = 0; i < l->member_count; i++) {
 		const struct dms_member *m = &l->members[i];
@@ -338,6 +344,7 @@ int dms_label_decode(const uint8_t *buf, size_t buflen, unsigned copy, struct dm
 	out->thin_meta_offset_bytes = get_u64(buf + DL_THIN_META_OFF_OFF);
 	out->thin_meta_bytes = get_u64(buf + DL_THIN_META_LEN_OFF);
 	out->thin_virtual_bytes = get_u64(buf + DL_THIN_VIRT_OFF);
+	out->thin_meta_active_bytes = get_u64(buf + DL_THIN_META_ACT_OFF);
 
 	for (uint32_t i = 0; i < count; i++) {
 		struct dms_member *m = &out->members[i];
@@ -368,7 +375,8 @@ static int label_equal(const struct dms_label *a, const struct dms_label *b)
 	    a->created_unix != b->created_unix ||
 	    a->thin_meta_offset_bytes != b->thin_meta_offset_bytes ||
 	    a->thin_meta_bytes != b->thin_meta_bytes ||
-	    a->thin_virtual_bytes != b->thin_virtual_bytes || a->member_count != b->member_count)
+	    a->thin_virtual_bytes != b->thin_virtual_bytes ||
+	    a->thin_meta_active_bytes != b->thin_meta_active_bytes || a->member_count != b->member_count)
 		return 0;
 	for (uint32_t i = 0; i < a->member_count && i < DMS_MAX_MEMBERS; i++) {
 		const struct dms_member *x = &a->members[i], *y = &b->members[i];

@@ -42,6 +42,7 @@ struct dms_label {
 	bytes_t thin_meta_offset_bytes;
 	bytes_t thin_meta_bytes;
 	bytes_t thin_virtual_bytes;
+	bytes_t thin_meta_active_bytes;      /* metadata device length in use (<= thin_meta_bytes) */
 	uint32_t member_count;
 	struct dms_member members[DMS_MAX_MEMBERS];
 };

@@ -7,7 +7,11 @@
 #include <unistd.h>
 
 #include "dmscale/log.h"
+#include "dmscale/label.h"
 #include "dmscale/pool.h"
+#include "dmscale/thin.h"
+#include "dmscale/units.h"
+#include "ec2/config.h"
 #include "ec2/resolve.h"
 
 int dms_cmd_daemon(int argc, char **argv) __attribute__((weak));
@@ -27,16 +31,23 @@ static const char *const usage_main =
 	"Run 'dmscale COMMAND --help' for a command's options. Version: " DMSCALE_VERSION "\n";
 
 static const char *const usage_init =
-	"usage: dmscale init [--name NAME] [--mountpoint DIR] [--fs ext4|xfs|btrfs] [--force] DEVICE\n"
+	"usage: dmscale init [--name NAME] [--mountpoint DIR] [--fs ext4|xfs|btrfs]\n"
+	"                    [--target linear|thin] [--virtual-size SIZE] [--force] DEVICE\n"
 	"\n"
-	"On a blank DEVICE: write the member label, create /dev/mapper/dmscale-NAME (dm-linear),\n"
-	"mkfs and mount at DIR. On a DEVICE already labelled for NAME: reassemble and mount, never\n"
+	"On a blank DEVICE: write the member label, create /dev/mapper/dmscale-NAME, mkfs and\n"
+	"mount at DIR. On a DEVICE already labelled for NAME: reassemble and mount, never\n"
 	"format. Refuses devices with any signature (unless --force), in use, the root disk, or\n"
 	"smaller than 1 GiB.\n"
-	"  --name NAME        pool name (default scratch)\n"
-	"  --mountpoint DIR   where to mount (default /var/lib/docker)\n"
-	"  --fs TYPE          ext4 (default), xfs or btrfs\n"
-	"  --force            overwrite existing signatures (the data on DEVICE is lost)\n";
+	"  --name NAME          pool name (default scratch)\n"
+	"  --mountpoint DIR     where to mount (default /var/lib/docker)\n"
+	"  --fs TYPE            ext4 (default), xfs or btrfs\n"
+	"  --target linear      dm-linear over the members; the filesystem grows online (default)\n"
+	"  --target thin        a dm-thin pool over the members and one thin volume of SIZE; the\n"
+	"                       filesystem is never resized, a fill faster than provisioning stalls\n"
+	"                       (up to the kernel's no_space_timeout) instead of failing\n"
+	"  --virtual-size SIZE  thin volume size, e.g. 2T (K/M/G/T/P suffixes, powers of 1024;\n"
+	"                       default: max_total_gib of " DMS_CONFIG_PATH ", 16T)\n"
+	"  --force              overwrite existing signatures (the data on DEVICE is lost)\n";
 
 static const char *const usage_attach =
 	"usage: dmscale attach [--name NAME] [--udev] [--force] DEVICE\n"
@@ -55,12 +66,15 @@ static const char *const usage_assemble =
 	"names the missing volumes.\n";
 
 static const char *const usage_status =
-	"usage: dmscale status [--name NAME] [--json]\n"
+	"usage: dmscale status [--name NAME] [--json | --prometheus]\n"
 	"\n"
-	"Show the pool: target, state, size, filesystem usage, members, pending volumes.\n"
-	"Without root, members come from sysfs only (labels need root).\n";
+	"Show the pool: target, state, size, filesystem usage, thin pool usage, members,\n"
+	"pending volumes, the daemon's view. Without root, members come from sysfs only.\n"
+	"  --json         one JSON object (stable keys, for scripts)\n"
+	"  --prometheus   Prometheus text exposition format (node_exporter textfile collector)\n";
 
-enum { OPT_NAME = 1000, OPT_MP, OPT_FS, OPT_FORCE, OPT_UDEV, OPT_JSON, OPT_ALL, OPT_HELP };
+enum { OPT_NAME = 1000, OPT_MP, OPT_FS, OPT_FORCE, OPT_UDEV, OPT_JSON, OPT_ALL, OPT_HELP, OPT_TARGET, OPT_VSIZE,
+       OPT_PROM };
 
 static const struct option common_opts[] = {
 	{ "name", required_argument, NULL, OPT_NAME },
@@ -71,6 +85,9 @@ static const struct option common_opts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "target", required_argument, NULL, OPT_TARGET },
+	{ "virtual-size", required_argument, NULL, OPT_VSIZE },
+	{ "prometheus", no_argument, NULL, OPT_PROM },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -106,6 +123,23 @@ static int parse(int argc, char **argv, struct dms_opts *o, const int *allowed, 
 		case OPT_UDEV: o->udev = true; break;
 		case OPT_JSON: o->json = true; break;
 		case OPT_ALL: o->all = true; break;
+		case OPT_PROM: o->prometheus = true; break;
+		case OPT_TARGET:
+			if (!strcmp(optarg, "linear"))
+				o->target = DMS_TARGET_LINEAR;
+			else if (!strcmp(optarg, "thin"))
+				o->target = DMS_TARGET_THIN;
+			else {
+				log_error("--target must be linear or thin, not '%s'", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_VSIZE:
+			if (dms_parse_size(optarg, &o->virtual_bytes) < 0 || o->virtual_bytes < GIB) {
+				log_error("--virtual-size: '%s' is not a size of at least 1G (e.g. 512G, 16T)", optarg);
+				return -EINVAL;
+			}
+			break;
 		}
 	}
 	int rest = argc - optind;
@@ -122,9 +156,29 @@ static int parse(int argc, char **argv, struct dms_opts *o, const int *allowed, 
 	return 0;
 }
 
+/* Thin-pool sizing comes from the daemon's limits when a config exists (the pool
+ * may grow up to max_total_gib; the kernel's low-water event should fire where
+ * the daemon would provision). A missing or broken config leaves the defaults. */
+static void thin_defaults(struct dms_opts *o)
+{
+	struct dms_config *c = calloc(1, sizeof(*c));
+	if (!c)
+		return;
+	int saved = log_get_level();
+	log_set_level(LOG_LVL_ERR - 1);
+	const char *path = getenv("DMSCALE_CONFIG");
+	if (dms_config_load(path && *path ? path : NULL, c) < 0)
+		dms_config_defaults(c);
+	log_set_level(saved);
+	o->max_data_bytes = c->max_total_gib * GIB;
+	o->low_water_bytes = c->min_free_bytes;
+	o->low_water_percent = c->min_free_percent;
+	free(c);
+}
+
 int main(int argc, char **argv)
 {
-	struct dms_opts o = { .name = DMS_DEFAULT_NAME, .fstype = DMS_DEFAULT_FS };
+	struct dms_opts o = { .name = DMS_DEFAULT_NAME, .fstype = DMS_DEFAULT_FS, .target = DMS_TARGET_LINEAR };
 	const char *device = NULL;
 	int r, argi = 1;
 
@@ -156,13 +210,18 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *cmd = argv[argi];
+	thin_defaults(&o);
 	int cargc = argc - argi;
 	char **cargv = argv + argi;
 
 	if (!strcmp(cmd, "init")) {
-		static const int a[] = { OPT_NAME, OPT_MP, OPT_FS, OPT_FORCE, 0 };
+		static const int a[] = { OPT_NAME, OPT_MP, OPT_FS, OPT_FORCE, OPT_TARGET, OPT_VSIZE, 0 };
 		if (parse(cargc, cargv, &o, a, usage_init, 1, &device) < 0)
 			return 2;
+		if (o.virtual_bytes && o.target != DMS_TARGET_THIN) {
+			log_error("--virtual-size only applies to --target thin");
+			return 2;
+		}
 		char node[256];
 		r = dms_resolve_device(device, node, sizeof(node));
 		if (r == 0)
@@ -181,9 +240,13 @@ int main(int argc, char **argv)
 			return 2;
 		r = dms_cmd_assemble(&o);
 	} else if (!strcmp(cmd, "status")) {
-		static const int a[] = { OPT_NAME, OPT_JSON, 0 };
+		static const int a[] = { OPT_NAME, OPT_JSON, OPT_PROM, 0 };
 		if (parse(cargc, cargv, &o, a, usage_status, 0, NULL) < 0)
 			return 2;
+		if (o.json && o.prometheus) {
+			log_error("--json and --prometheus are exclusive");
+			return 2;
+		}
 		r = dms_cmd_status(&o);
 	} else if (!strcmp(cmd, "daemon")) {
 		if (!dms_cmd_daemon) {

@@ -741,7 +741,9 @@ int dms_cmd_status(const struct dms_opts *o)
 		return -ENOMEM;
 	int r = dms_status_collect(o->name, st);
 	if (r >= 0)
-		r = o->json ? dms_status_print_json(st, stdout) : dms_status_print_table(st, stdout);
+		r = o->json ? dms_status_print_json(st, stdout)
+		    : o->prometheus ? dms_status_print_prometheus(st, stdout)
+		    : dms_status_print_table(st, stdout);
 	dms_status_release(st);
 	free(st);
 	return r;

@@ -2,6 +2,7 @@
 #ifndef DMSCALE_POOL_H
 #define DMSCALE_POOL_H
 #include <stdbool.h>
+#include "dmscale/units.h"
 
 #define DMS_DEFAULT_NAME       "scratch"
 #define DMS_DEFAULT_MOUNTPOINT "/var/lib/docker"
@@ -15,6 +16,12 @@ struct dms_opts {
 	bool udev;
 	bool all;
 	bool json;
+	bool prometheus;           /* status: Prometheus text exposition */
+	int target;                /* init: DMS_TARGET_LINEAR (default) or DMS_TARGET_THIN */
+	bytes_t virtual_bytes;     /* init --target thin: thin volume size (0: default) */
+	bytes_t max_data_bytes;    /* thin: largest data size the pool may reach (metadata sizing) */
+	bytes_t low_water_bytes;   /* thin: free data space below which the kernel signals … */
+	double low_water_percent;  /* … or below this % of the data size, whichever is larger */
 };
 
 int dms_cmd_init(const struct dms_opts *o, const char *device);

@@ -51,5 +51,7 @@ struct dms_status {
 int dms_status_collect(const char *pool, struct dms_status *st);
 int dms_status_print_json(const struct dms_status *st, FILE *f);
 int dms_status_print_table(const struct dms_status *st, FILE *f);
+/* Prometheus text exposition format 0.0.4 (dmscale/metrics.c). */
+int dms_status_print_prometheus(const struct dms_status *st, FILE *f);
 void dms_status_release(struct dms_status *st);
 #endif

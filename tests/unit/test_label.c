@@ -94,6 +94,7 @@ static void make_thin(struct dms_label *l, uint32_t count)
 	l->thin_meta_offset_bytes = MIB;
 	l->thin_meta_bytes = 64 * MIB;
 	l->thin_virtual_bytes = 10 * TIB;
+	l->thin_meta_active_bytes = 16 * MIB;
 	l->members[0].data_offset_bytes = 65 * MIB;
 	l->members[0].data_bytes = GIB - 65 * MIB;
 }
@@ -112,6 +113,7 @@ static void assert_label_equal(const struct dms_label *a, const struct dms_label
 	assert_int_equal(a->thin_meta_offset_bytes, b->thin_meta_offset_bytes);
 	assert_int_equal(a->thin_meta_bytes, b->thin_meta_bytes);
 	assert_int_equal(a->thin_virtual_bytes, b->thin_virtual_bytes);
+	assert_int_equal(a->thin_meta_active_bytes, b->thin_meta_active_bytes);
 	assert_int_equal(a->member_count, b->member_count);
 	for (uint32_t i = 0; i < a->member_count; i++) {
 		assert_memory_equal(a->members[i].uuid, b->members[i].uuid, 16);
@@ -516,6 +518,12 @@ static void test_thin_validate(void **state)
 	make_thin(&l, 2); l.thin_virtual_bytes = 0;
 	assert_int_equal(dms_label_validate(&l), -EINVAL);
 	make_thin(&l, 2); l.thin_virtual_bytes = GIB + 1;
+	assert_int_equal(dms_label_validate(&l), -EINVAL);
+	make_thin(&l, 2); l.thin_meta_active_bytes = 0;
+	assert_int_equal(dms_label_validate(&l), -EINVAL);
+	make_thin(&l, 2); l.thin_meta_active_bytes = MIB + 4096;
+	assert_int_equal(dms_label_validate(&l), -EINVAL);
+	make_thin(&l, 2); l.thin_meta_active_bytes = 65 * MIB;
 	assert_int_equal(dms_label_validate(&l), -EINVAL);
 	/* metadata overlapping member 0's data area */
 	make_thin(&l, 2); l.thin_meta_bytes = 65 * MIB;

@@ -50,6 +50,7 @@ static const struct key keys[] = {
 	{"imds_endpoint", K_STR, O(imds_endpoint), S(imds_endpoint), 0, 0},
 	{"ec2_endpoint", K_STR, O(ec2_endpoint), S(ec2_endpoint), 0, 0},
 	{"region", K_STR, O(region), S(region), 0, 0},
+	{"metrics_textfile", K_STR, O(metrics_textfile), S(metrics_textfile), 0, 0},
 };
 #undef O
 #undef S
@@ -87,6 +88,7 @@ void dms_config_defaults(struct dms_config *c)
 	c->attach_timeout_s = 300;
 	c->api_timeout_ms = 15000;
 	snprintf(c->imds_endpoint, sizeof(c->imds_endpoint), "http://169.254.169.254");
+	snprintf(c->metrics_textfile, sizeof(c->metrics_textfile), "%s", DMS_METRICS_TEXTFILE_DEFAULT);
 }
 
 static bool printable(const char *s)
@@ -302,6 +304,11 @@ int dms_config_validate(const struct dms_config *c, char *err, size_t errlen)
 		return fail(err, errlen, "key \"imds_endpoint\": must start with http:// or https://");
 	if (strpbrk(c->region, "/ "))
 		return fail(err, errlen, "key \"region\": invalid");
+	size_t mt = strlen(c->metrics_textfile);
+	if (mt && (c->metrics_textfile[0] != '/' || mt < 7 || strcmp(c->metrics_textfile + mt - 5, ".prom") ||
+		   c->metrics_textfile[mt - 6] == '/'))
+		return fail(err, errlen, "key \"metrics_textfile\": must be an absolute path ending in \".prom\" "
+			    "(node_exporter reads *.prom), or \"\" for none");
 	return 0;
 }
 

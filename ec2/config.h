@@ -32,6 +32,11 @@
  * imds_endpoint       string   "http://169.254.169.254"
  * ec2_endpoint        string   ""                "" = https://ec2.<region>.amazonaws.com
  * region              string   ""                "" = from IMDS placement/region
+ * metrics_textfile    string   "/var/lib/prometheus/node-exporter/dmscale.prom"
+ *                                                node_exporter textfile (Prometheus text format),
+ *                                                rewritten atomically with the state file; absolute,
+ *                                                ending in ".prom"; "" = none; skipped while its
+ *                                                directory does not exist; one path per pool
  */
 #ifndef DMSCALE_EC2_CONFIG_H
 #define DMSCALE_EC2_CONFIG_H
@@ -42,6 +47,7 @@
 #define DMS_CONFIG_PATH "/etc/dmscale/dmscale.json"
 #define DMS_CONFIG_MAX_TAGS 40
 #define DMS_CONFIG_TOKEN_MAX 4096
+#define DMS_METRICS_TEXTFILE_DEFAULT "/var/lib/prometheus/node-exporter/dmscale.prom"
 
 struct dms_config_tag {
 	char key[128];
@@ -75,6 +81,7 @@ struct dms_config {
 	char imds_endpoint[256];
 	char ec2_endpoint[256];
 	char region[32];
+	char metrics_textfile[256];
 	/* static credentials (environment only, never from the file) */
 	bool has_static_creds;
 	char access_key_id[128];

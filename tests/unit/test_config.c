@@ -28,6 +28,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.initial_volume_gib, 150);
 	assert_string_equal(cfg.volume_type, "gp3");
 	assert_string_equal(cfg.imds_endpoint, "http://169.254.169.254");
+	assert_string_equal(cfg.metrics_textfile, "/var/lib/prometheus/node-exporter/dmscale.prom");
 	assert_false(cfg.has_static_creds);
 	assert_int_equal(dms_config_validate(&cfg, err, sizeof(err)), 0);
 	/* empty object keeps defaults */
@@ -134,6 +135,48 @@ static void test_validate(void **state)
 		assert_int_equal(r, -EINVAL);
 		assert_non_null(strstr(err, bad[i].must_contain));
 	}
+}
+
+static void test_metrics_textfile(void **state)
+{
+	(void)state;
+	static const char *const good[] = { "", "/run/m/dmscale-scratch.prom", "/a.prom",
+					     "/var/lib/node_exporter/textfile_collector/x.y.prom" };
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char j[256];
+		snprintf(j, sizeof(j), "{\"metrics_textfile\":\"%s\"}", good[i]);
+		dms_config_defaults(&cfg);
+		assert_int_equal(PARSE(j), 0);
+		assert_string_equal(cfg.metrics_textfile, good[i]);
+		assert_int_equal(dms_config_validate(&cfg, err, sizeof(err)), 0);
+	}
+	static const char *const bad[] = { "rel/x.prom", "x.prom", "/var/lib/x.txt", "/var/lib/x.prom.tmp",
+					   "/var/lib/.prom", "/.prom", "/var/lib/x.prom/", "/var/lib/xprom", " /x.prom" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char j[256];
+		snprintf(j, sizeof(j), "{\"metrics_textfile\":\"%s\"}", bad[i]);
+		dms_config_defaults(&cfg);
+		assert_int_equal(PARSE(j), 0);
+		err[0] = '\0';
+		int r = dms_config_validate(&cfg, err, sizeof(err));
+		if (r != -EINVAL)
+			fprintf(stderr, "case %zu %s: accepted\n", i, bad[i]);
+		assert_int_equal(r, -EINVAL);
+		assert_non_null(strstr(err, "\"metrics_textfile\": must be an absolute path ending in \".prom\""));
+	}
+	/* type, control characters and length are checked when parsing */
+	dms_config_defaults(&cfg);
+	assert_int_equal(PARSE("{\"metrics_textfile\":false}"), -EINVAL);
+	assert_non_null(strstr(err, "\"metrics_textfile\": expected a string"));
+	assert_int_equal(PARSE("{\"metrics_textfile\":\"/a\\nb.prom\"}"), -EINVAL);
+	assert_non_null(strstr(err, "\"metrics_textfile\": control characters"));
+	char j[400] = "{\"metrics_textfile\":\"/";
+	memset(j + strlen(j), 'a', 260);
+	strcat(j, ".prom\"}");
+	assert_int_equal(PARSE(j), -EINVAL);
+	assert_non_null(strstr(err, "\"metrics_textfile\": longer than 255 bytes"));
+	/* a failed parse leaves the default */
+	assert_string_equal(cfg.metrics_textfile, DMS_METRICS_TEXTFILE_DEFAULT);
 }
 
 static const char *fake_env_vals[16][2];
@@ -258,6 +301,7 @@ int main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_errors_name_the_key),
 		cmocka_unit_test(test_validate),
+		cmocka_unit_test(test_metrics_textfile),
 		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_load_file),
 	};

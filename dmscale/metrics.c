@@ -474,9 +474,9 @@ int dms_metrics_write_textfile(const char *path, const struct dms_status *st, co
 			return -ENOMEM;
 		memcpy(copy, st, sizeof(*copy));
 		json_t *j = json_loads(daemon_json, JSON_REJECT_DUPLICATES, NULL);
-		if (!json_is_object(j)) {
+		if (!json_is_object(j)) {          /* still say whether it runs */
 			json_decref(j);
-			j = NULL;
+			j = json_object();
 		}
 		copy->daemon = j;
 		copy->daemon_running = daemon_running;

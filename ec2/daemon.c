@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "dmscale/log.h"
+#include "dmscale/metrics.h"
 #include "dmscale/pending.h"
 #include "dmscale/fs.h"
 #include "ec2/resolve.h"
@@ -74,6 +75,7 @@ struct daemon {
 	struct fill_rate fr;
 	bytes_t total, free_b, used;
 	double attach_latency_s;     /* measured CreateVolume -> fs grown; 0 = none yet */
+	double last_attach_s;        /* the same, of the last volume appended */
 
 	/* in flight */
 	struct wait_entry waits[MAX_WAITS];
@@ -108,6 +110,7 @@ struct daemon {
 	unsigned long provisioned, failed;
 	double last_reaction_s;
 	struct policy_decision last_decision;
+	int metrics_err;             /* last metrics_textfile error, logged once */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -165,6 +168,7 @@ static bool is_member(const struct daemon *d, const char *vol)
  * pool is not ready, and when a volume was appended. */
 static int refresh_pool(struct daemon *d)
 {
+	dms_status_release(d->st);   /* collect replaces st->daemon */
 	int r = dms_status_collect(d->cfg.pool, d->st);
 	bool ready = r == 0 && !strcmp(d->st->state, "active") && d->st->fs_mounted;
 	struct stat sb;
@@ -431,6 +435,7 @@ static void appended(struct daemon *d, struct wait_entry *w, double now)
 	if (w->t0 > 0) {
 		double lat = now - w->t0;
 		d->attach_latency_s = d->attach_latency_s > 0 ? 0.5 * d->attach_latency_s + 0.5 * lat : lat;
+		d->last_attach_s = lat;
 		log_info("pool %s: volume %s appended, filesystem %s -> %s, %u members; latency %.1f s "
 			 "(CreateVolume -> attached %.1f s, -> grown %.1f s)",
 			 d->cfg.pool, w->id, a, b, d->st->member_count, lat, w->create_to_attached_s, lat);
@@ -621,6 +626,27 @@ out:
 
 /* ---- state file for `dmscale status` --------------------------------------- */
 
+/* The node_exporter textfile (metrics_textfile): what `dmscale status
+ * --prometheus` shows, with the latest statvfs sample and this state. */
+static void write_metrics(struct daemon *d, const char *state_json)
+{
+	if (!d->cfg.metrics_textfile[0])
+		return;
+	if (d->pool_ready && d->total) {   /* fresher than the last dms_status_collect */
+		d->st->fs_size_bytes = d->total;
+		d->st->fs_used_bytes = d->used;
+		d->st->fs_free_bytes = d->free_b;
+	}
+	(void)dms_pending_load(NULL, d->cfg.pool, &d->st->pending);
+	int r = dms_metrics_write_textfile(d->cfg.metrics_textfile, d->st, state_json, !stop_requested);
+	if (r == -ENOENT && r != d->metrics_err)
+		log_debug("metrics %s: no such directory (node_exporter not installed?): not written",
+			  d->cfg.metrics_textfile);
+	else if (r < 0 && r != d->metrics_err)
+		log_warning_errno(r, "metrics %s: cannot write: %m", d->cfg.metrics_textfile);
+	d->metrics_err = r;
+}
+
 static void write_state(struct daemon *d, double now)
 {
 	char path[256], tmp[272], buf[2048];
@@ -631,6 +657,7 @@ static void write_state(struct daemon *d, double now)
 			 "{\"pid\":%ld,\"pool\":\"%s\",\"mountpoint\":\"%s\",\"pool_ready\":%s,"
 			 "\"ec2_ready\":%s,\"size_bytes\":%llu,\"free_bytes\":%llu,\"threshold_bytes\":%llu,"
 			 "\"fill_rate_bps\":%.0f,\"time_to_full_s\":%.0f,\"attach_latency_s\":%.2f,"
+			 "\"last_attach_s\":%.2f,\"last_create_to_attached_s\":%.2f,"
 			 "\"needed\":%s,\"reason\":\"%s\",\"in_flight\":%zu,\"provisioned\":%lu,\"failed\":%lu,"
 			 "\"api_calls\":%lu,\"retries\":%lu,\"throttled\":%lu,\"last_result\":\"%s\","
 			 "\"last_error\":\"%s\"}\n",
@@ -638,10 +665,12 @@ static void write_state(struct daemon *d, double now)
 			 d->ec2_ready ? "true" : "false", (unsigned long long)d->total,
 			 (unsigned long long)d->free_b, (unsigned long long)dec->threshold_bytes,
 			 fill_rate_bps(&d->fr), dec->time_to_full_s > 1e17 ? -1.0 : dec->time_to_full_s,
-			 d->attach_latency_s, dec->needed ? "true" : "false", policy_reason_name(dec->reason),
+			 d->attach_latency_s, d->last_attach_s, d->ec2.last_attach_latency_s,
+			 dec->needed ? "true" : "false", policy_reason_name(dec->reason),
 			 d->n_waits, d->provisioned, d->failed, d->ec2.api_calls, d->ec2.retries, d->ec2.throttled,
 			 d->last_result, d->ec2.last_error.code);
 	d->next_state_write = now + STATE_WRITE_S;
+	write_metrics(d, n >= 0 && (size_t)n < sizeof(buf) ? buf : "{}");
 	if (n < 0 || (size_t)n >= sizeof(buf) || strpbrk(d->last_result, "\"\\") || strpbrk(d->mountpoint, "\"\\"))
 		return;
 	(void)mkdir(DMS_RUN_DIR, 0755);

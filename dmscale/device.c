@@ -210,6 +210,22 @@ out:
 	return r;
 }
 
+int dms_device_zero(struct dms_device *d, bytes_t offset_bytes, bytes_t len_bytes)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	if (offset_bytes % DIRECT_ALIGN || len_bytes % DIRECT_ALIGN || len_bytes > MIB)
+		return -EINVAL;
+	if (posix_memalign((void **)&buf, DIRECT_ALIGN, len_bytes))
+		return log_error_errno(ENOMEM, "out of memory");
+	memset(buf, 0, len_bytes);
+	int fd = open(d->node, O_RDWR | O_DIRECT | O_DSYNC | O_CLOEXEC);
+	if (fd < 0)
+		return log_error_errno(errno, "%s: cannot open to write: %m", d->node);
+	int r = aio_rw(fd, 1, buf, len_bytes, (off_t)offset_bytes, DMS_LABEL_IO_TIMEOUT_MS, d->node);
+	close(fd);
+	return r;
+}
+
 /* --- in-use checks ------------------------------------------------------ */
 
 static int sysfs_whole_disk(dev_t devnum, dev_t *whole)

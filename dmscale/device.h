@@ -27,6 +27,8 @@ void dms_device_close(struct dms_device *d);
 int dms_device_read_label(struct dms_device *d, struct dms_label *l, unsigned *copies_ok);
 /* Write copy A then copy B, each O_DIRECT + O_DSYNC (FUA) and waited for. */
 int dms_device_write_label(struct dms_device *d, const struct dms_label *l);
+/* Write len_bytes (<= 1 MiB, 4 KiB aligned) of zeros at offset, durably. */
+int dms_device_zero(struct dms_device *d, bytes_t offset_bytes, bytes_t len_bytes);
 
 /* Checks for refusing a candidate. Each returns 1 (true), 0, or -errno. */
 int dms_device_is_root_disk(const struct dms_device *d);

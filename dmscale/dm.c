@@ -82,6 +82,15 @@ out:
 
 int dms_dm_create(const char *name, const char *uuid, const struct dms_dm_target *t, size_t n)
 {
+	return dms_dm_create_flags(name, uuid, t, n, false);
+}
+
+int dms_dm_create_flags(const char *name, const char *uuid, const struct dms_dm_target *t, size_t n,
+			bool private_dev)
+{
+	/* Private (internal) devices, like LVM's -tpool/-tdata/-tmeta: udev makes
+	 * the node but runs no disk/other rules (no blkid probe, no dmscale attach). */
+	uint16_t flags = private_dev ? DM_UDEV_DISABLE_DISK_RULES_FLAG | DM_UDEV_DISABLE_OTHER_RULES_FLAG : 0;
 	uint32_t cookie = 0;
 	int r = 0;
 	struct dm_task *dmt = task_named(DM_DEVICE_CREATE, name);
@@ -91,7 +100,7 @@ int dms_dm_create(const char *name, const char *uuid, const struct dms_dm_target
 		r = log_error_errno(ENOMEM, "dm: cannot build the table of %s", name);
 		goto out;
 	}
-	if (!dm_task_set_cookie(dmt, &cookie, 0)) {
+	if (!dm_task_set_cookie(dmt, &cookie, flags)) {
 		r = log_error_errno(EIO, "dm: cannot set a udev cookie for %s", name);
 		goto out;
 	}
@@ -205,6 +214,92 @@ int dms_dm_remove(const char *name)
 		r = log_error_errno(EBUSY, "dm: cannot remove %s (in use?)", name);
 	if (cookie)
 		(void)dm_udev_wait(cookie);
+	dm_task_destroy(dmt);
+	return r;
+}
+
+int dms_dm_message(const char *name, const char *msg)
+{
+	int r = 0;
+	struct dm_task *dmt = task_named(DM_DEVICE_TARGET_MSG, name);
+	if (!dmt)
+		return log_error_errno(ENOMEM, "dm: cannot create task for %s", name);
+	if (!dm_task_set_sector(dmt, 0) || !dm_task_set_message(dmt, msg)) {
+		r = log_error_errno(ENOMEM, "dm: cannot build message '%s' for %s", msg, name);
+		goto out;
+	}
+	if (!dm_task_run(dmt))
+		r = -EIO;           /* the caller decides whether this is an error */
+out:
+	dm_task_destroy(dmt);
+	return r;
+}
+
+static int first_target(int task, const char *name, char *type_out, size_t type_len, char *params_out,
+			size_t params_len, unsigned *event_nr)
+{
+	int r = -ENODEV;
+	struct dm_info di;
+	struct dm_task *dmt = task_named(task, name);
+	if (!dmt)
+		return -ENOMEM;
+	if (!dm_task_run(dmt) || !dm_task_get_info(dmt, &di)) {
+		r = -EIO;
+		goto out;
+	}
+	if (!di.exists)
+		goto out;
+	if (event_nr)
+		*event_nr = di.event_nr;
+	uint64_t start, length;
+	char *type = NULL, *params = NULL;
+	(void)dm_get_next_target(dmt, NULL, &start, &length, &type, &params);
+	if (!type) {
+		r = -ENODATA;       /* no live table */
+		goto out;
+	}
+	snprintf(type_out, type_len, "%s", type);
+	snprintf(params_out, params_len, "%s", params ? params : "");
+	r = 0;
+out:
+	dm_task_destroy(dmt);
+	return r;
+}
+
+int dms_dm_status(const char *name, char *type_out, size_t type_len, char *params_out, size_t params_len,
+		  unsigned *event_nr)
+{
+	return first_target(DM_DEVICE_STATUS, name, type_out, type_len, params_out, params_len, event_nr);
+}
+
+int dms_dm_table_first(const char *name, char *type_out, size_t type_len, char *params_out, size_t params_len)
+{
+	return first_target(DM_DEVICE_TABLE, name, type_out, type_len, params_out, params_len, NULL);
+}
+
+int dms_dm_wait_event(const char *name, unsigned event_nr, unsigned *new_event_nr)
+{
+	int r = 0;
+	struct dm_info di;
+	struct dm_task *dmt = task_named(DM_DEVICE_WAITEVENT, name);
+	if (!dmt)
+		return -ENOMEM;
+	if (!dm_task_set_event_nr(dmt, event_nr)) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* Blocks in the kernel until the device's event counter passes event_nr;
+	 * a signal interrupts it (the run fails with errno EINTR). */
+	if (!dm_task_run(dmt)) {
+		r = errno == EINTR ? -EINTR : -EIO;
+		goto out;
+	}
+	if (!dm_task_get_info(dmt, &di) || !di.exists) {
+		r = -ENODEV;
+		goto out;
+	}
+	*new_event_nr = di.event_nr;
+out:
 	dm_task_destroy(dmt);
 	return r;
 }

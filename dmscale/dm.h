@@ -28,6 +28,9 @@ struct dms_dm_info {
 int dms_dm_info(const char *name, struct dms_dm_info *info);
 /* Create and activate `name` with the table, and wait for udev to make /dev/mapper/name. */
 int dms_dm_create(const char *name, const char *uuid, const struct dms_dm_target *t, size_t n);
+/* Same; a private device gets no udev disk/other rules (internal layers). */
+int dms_dm_create_flags(const char *name, const char *uuid, const struct dms_dm_target *t, size_t n,
+			bool private_dev);
 /* Load the new table into the inactive slot and resume: the kernel swaps it in
  * atomically (I/O is only held for the swap). */
 int dms_dm_reload(const char *name, const struct dms_dm_target *t, size_t n);
@@ -36,4 +39,17 @@ int dms_dm_table_equals(const char *name, const struct dms_dm_target *t, size_t 
 /* Member devices (deps) of the live table. */
 int dms_dm_deps(const char *name, dev_t *out, size_t max, size_t *count);
 int dms_dm_remove(const char *name);
+/* Send a target message to sector 0 (thin-pool: "create_thin 0", ...). -EIO if
+ * the target refused it (the kernel logs why). */
+int dms_dm_message(const char *name, const char *msg);
+/* Status line of the first target: type ("thin-pool") and params; the event
+ * counter. -ENODEV if the device does not exist, -ENODATA if it has no table. */
+int dms_dm_status(const char *name, char *type_out, size_t type_len, char *params_out, size_t params_len,
+		  unsigned *event_nr);
+/* Same for the live table's first target. */
+int dms_dm_table_first(const char *name, char *type_out, size_t type_len, char *params_out, size_t params_len);
+/* Wait until the device's event counter differs from event_nr (thin-pool: low
+ * water mark crossed, out of space, mode change; any table resume). -EINTR if
+ * interrupted by a signal. */
+int dms_dm_wait_event(const char *name, unsigned event_nr, unsigned *new_event_nr);
 #endif

@@ -79,11 +79,18 @@ int dms_run_argv(char *const argv[])
 	return 128 + WTERMSIG(status);
 }
 
-int dms_fs_mkfs(const char *fstype, const char *devnode, bytes_t device_bytes)
+int dms_fs_mkfs(const char *fstype, const char *devnode, bytes_t device_bytes, bool fixed_size)
 {
 	int r;
 	(void)device_bytes;
-	if (!strcmp(fstype, "ext4")) {
+	if (!strcmp(fstype, "ext4") && fixed_size) {
+		/* A thin volume: created at its final (virtual) size, never resized, so
+		 * no resize_inode reserve (and none is possible past 2^32 blocks). */
+		char *argv[] = { "mkfs.ext4", "-q", "-F", "-m", "0", "-O", "64bit,^resize_inode",
+				 "-E", "nodiscard,lazy_itable_init=1,lazy_journal_init=1",
+				 "-L", "dmscale", (char *)devnode, NULL };
+		r = dms_run_argv(argv);
+	} else if (!strcmp(fstype, "ext4")) {
 		/* -m 0: scratch space needs no root reserve. The default resize_inode
 		 * reserves GDT blocks for 1024x online growth (100 GiB -> 100 TiB); 64bit
 		 * (Debian default) lifts the 16 TiB limit. nodiscard: a new EBS volume
@@ -129,12 +136,13 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
-int dms_fs_mount(const char *fstype, const char *devnode, const char *mountpoint)
+int dms_fs_mount(const char *fstype, const char *devnode, const char *mountpoint, bool discard)
 {
 	int r = mkdir_p(mountpoint);
 	if (r < 0)
 		return log_error_errno(r, "%s: cannot create the mountpoint: %m", mountpoint);
-	if (mount(devnode, mountpoint, fstype, MS_NOATIME, NULL) < 0)
+	const char *data = !discard ? NULL : !strcmp(fstype, "btrfs") ? "discard=async" : "discard";
+	if (mount(devnode, mountpoint, fstype, MS_NOATIME, data) < 0)
 		return log_error_errno(errno, "%s: cannot mount %s (%s): %m; see dmesg", mountpoint, devnode, fstype);
 	return 0;
 }

@@ -14,8 +14,10 @@ struct dms_fs_usage {
 };
 
 bool dms_fs_type_supported(const char *fstype);
-int dms_fs_mkfs(const char *fstype, const char *devnode, bytes_t device_bytes);
-int dms_fs_mount(const char *fstype, const char *devnode, const char *mountpoint);
+/* fixed_size: the device never grows (a thin volume at its virtual size). */
+int dms_fs_mkfs(const char *fstype, const char *devnode, bytes_t device_bytes, bool fixed_size);
+/* discard: online discard (btrfs: discard=async), so deleted files unmap thin blocks. */
+int dms_fs_mount(const char *fstype, const char *devnode, const char *mountpoint, bool discard);
 /* Is devnum mounted? If so copy the first mountpoint into mp. 1/0/-errno. */
 int dms_fs_find_mount(dev_t devnum, char *mp, size_t mplen);
 /* Grow the filesystem mounted at mountpoint to fill device_bytes. Idempotent:

@@ -26,6 +26,7 @@
 #include "dmscale/plan.h"
 #include "dmscale/probe.h"
 #include "dmscale/status.h"
+#include "dmscale/thin.h"
 #include "kmod-helpers/kmod.h"
 
 #define MAX_SCAN 256
@@ -196,6 +197,20 @@ static int scan_labels(struct scan *s)
 	return 0;
 }
 
+/* Thin-pool low water mark settings (from the daemon's config, see main.c). */
+static struct {
+	bytes_t low_bytes;
+	double low_percent;
+} thin_cfg = { 10 * GIB, 10.0 };
+
+static void thin_cfg_from(const struct dms_opts *o)
+{
+	if (o->low_water_bytes || o->low_water_percent > 0) {
+		thin_cfg.low_bytes = o->low_water_bytes;
+		thin_cfg.low_percent = o->low_water_percent;
+	}
+}
+
 /* Finish an interrupted init: generation 1, single member, no fs yet. */
 static int ensure_filesystem(const struct dms_label *l, const char *dmnode, bytes_t size)
 {
@@ -211,119 +226,119 @@ static int ensure_filesystem(const struct dms_label *l, const char *dmnode, byte
 				       (unsigned long long)l->generation);
 	log_info("%s: pool %s has no filesystem yet (a new pool, or an init cut off before mkfs): running "
 		 "mkfs.%s", dmnode, l->pool_name, l->fs_type);
-	return dms_fs_mkfs(l->fs_type, dmnode, size);
+	return dms_fs_mkfs(l->fs_type, dmnode, size, l->target == DMS_TARGET_THIN);
 }
 
-/* Converge the system to the assembly: labels, dm table, mount, fs size, pending. */
-static int reconcile(const struct scan *s, const struct dms_assembly *a, const char *mountpoint_opt, bool do_mount)
+/* 1. Labels: members still at an older generation get the current list. */
+static int finish_labels(const struct scan *s, const struct dms_assembly *a)
 {
 	const struct dms_label *l = &a->label;
-	char dmname[128], dmnode[256], mp[1024], uuid[37], dmuuid[64];
-	struct dms_table t;
-	struct dms_dm_target tg[DMS_MAX_MEMBERS];
-	struct dms_dm_info info;
-	int r;
-
-	dm_name(l->pool_name, dmname, sizeof(dmname));
-	snprintf(dmnode, sizeof(dmnode), "/dev/mapper/%s", dmname);
-	dms_uuid_format(l->pool_uuid, uuid);
-	snprintf(dmuuid, sizeof(dmuuid), DMS_DM_UUID_PREFIX "%s", uuid);
-
-	/* 1. Labels: members still at an older generation get the current list. */
 	for (uint32_t i = 0; i < l->member_count; i++) {
 		if (!a->stale[i])
 			continue;
 		struct dms_label ml;
 		struct dms_device d = s->dev[a->member_found[i]];
 		dms_label_for_member(l, i, &ml);
-		r = dms_device_write_label(&d, &ml);
+		int r = dms_device_write_label(&d, &ml);
 		if (r < 0)
 			return r;
-		log_notice("%s (%s): label brought to generation %llu (finishing an interrupted attach)",
+		log_notice("%s (%s): label brought to generation %llu (finishing an interrupted change)",
 			   d.node, d.volume_id[0] ? d.volume_id : "-", (unsigned long long)l->generation);
 	}
+	return 0;
+}
 
-	/* 2. Table. */
-	r = dms_plan_linear(l, &t);
+/* The dm-linear table over the members' data areas. */
+static int linear_targets(const struct scan *s, const struct dms_assembly *a, struct dms_table *t,
+			  struct dms_dm_target *tg)
+{
+	const struct dms_label *l = &a->label;
+	int r = dms_plan_linear(l, t);
 	if (r < 0)
 		return log_error_errno(r, "pool %s: cannot plan the table: %m", l->pool_name);
-	for (size_t i = 0; i < t.count; i++) {
-		const struct dms_device *d = &s->dev[a->member_found[t.seg[i].member_index]];
-		tg[i].start_sectors = t.seg[i].start_sectors;
-		tg[i].length_sectors = t.seg[i].length_sectors;
+	for (size_t i = 0; i < t->count; i++) {
+		const struct dms_device *d = &s->dev[a->member_found[t->seg[i].member_index]];
+		tg[i].start_sectors = t->seg[i].start_sectors;
+		tg[i].length_sectors = t->seg[i].length_sectors;
 		tg[i].type = "linear";
-		r = dms_segment_params(&t.seg[i], major(d->devnum), minor(d->devnum), tg[i].params,
+		r = dms_segment_params(&t->seg[i], major(d->devnum), minor(d->devnum), tg[i].params,
 				       sizeof(tg[i].params));
 		if (r < 0)
 			return r;
 	}
-	r = dms_dm_info(dmname, &info);
+	return 0;
+}
+
+/* Make the dm device `name` carry tg[0..n): create it, or reload it if the
+ * live table differs (it may only grow). Returns 0 unchanged, 1 created,
+ * 2 reloaded, or -errno; info gets the device's info afterwards. */
+static int ensure_dm(const char *pool, const char *name, const char *uuid, const struct dms_dm_target *tg, size_t n,
+		     bool private_dev, struct dms_dm_info *info)
+{
+	sectors_t total = n ? tg[n - 1].start_sectors + tg[n - 1].length_sectors : 0;
+	int r = dms_dm_info(name, info), ret;
 	if (r < 0)
 		return r;
-	if (!info.exists) {
-		r = dms_dm_create(dmname, dmuuid, tg, t.count);
-		if (r < 0)
-			return r;
-		log_info("pool %s: activated %s, %u member(s), %llu bytes, generation %llu", l->pool_name, dmnode,
-			 l->member_count, (unsigned long long)sectors_to_bytes(t.total_sectors),
-			 (unsigned long long)l->generation);
+	if (!info->exists) {
+		r = dms_dm_create_flags(name, uuid, tg, n, private_dev);
+		ret = 1;
 	} else {
-		if (strcmp(info.uuid, dmuuid))
-			return log_error_errno(EEXIST, "%s exists but belongs to another pool (uuid %s, expected %s); "
-					       "remove it or choose another --name", dmnode, info.uuid, dmuuid);
-		if (info.size_sectors > t.total_sectors)
-			return log_error_errno(EUCLEAN, "pool %s: live target (%llu sectors) is longer than its "
-					       "labels describe (%llu); refusing to shrink it", l->pool_name,
-					       (unsigned long long)info.size_sectors,
-					       (unsigned long long)t.total_sectors);
-		r = dms_dm_table_equals(dmname, tg, t.count);
+		if (strcmp(info->uuid, uuid))
+			return log_error_errno(EEXIST, "/dev/mapper/%s exists but belongs to something else (uuid %s, "
+					       "expected %s); remove it or choose another --name", name, info->uuid,
+					       uuid);
+		if (info->size_sectors > total)
+			return log_error_errno(EUCLEAN, "pool %s: live %s (%llu sectors) is longer than its labels "
+					       "describe (%llu); refusing to shrink it", pool, name,
+					       (unsigned long long)info->size_sectors, (unsigned long long)total);
+		r = dms_dm_table_equals(name, tg, n);
 		if (r < 0)
-			return log_error_errno(r, "pool %s: cannot read the live table: %m", l->pool_name);
-		if (r == 0) {
-			r = dms_dm_reload(dmname, tg, t.count);
-			if (r < 0)
-				return r;
-			log_info("pool %s: table reloaded, %u member(s), %llu -> %llu bytes, generation %llu",
-				 l->pool_name, l->member_count,
-				 (unsigned long long)sectors_to_bytes(info.size_sectors),
-				 (unsigned long long)sectors_to_bytes(t.total_sectors),
-				 (unsigned long long)l->generation);
-			dms_failpoint("attach:reloaded");
-		}
-		r = dms_dm_info(dmname, &info);
-		if (r < 0)
-			return r;
+			return log_error_errno(r, "pool %s: cannot read the live table of %s: %m", pool, name);
+		if (r == 1)
+			return 0;
+		r = dms_dm_reload(name, tg, n);
+		ret = 2;
 	}
-	if (!info.exists) {
-		r = dms_dm_info(dmname, &info);
-		if (r < 0)
-			return r;
-	}
+	if (r < 0)
+		return r;
+	r = dms_dm_info(name, info);
+	if (r < 0)
+		return r;
+	if (!info->exists)
+		return log_error_errno(ENODEV, "/dev/mapper/%s vanished right after it was set up", name);
+	return ret;
+}
 
-	/* 3. Mount (assemble/init only), then grow (idempotent). */
-	r = dms_fs_find_mount(info.devnum, mp, sizeof(mp));
+/* 3. Mount (assemble/init only), then grow (linear only; idempotent). */
+static int mount_and_grow(const struct dms_label *l, const char *dmnode, dev_t devnum, bytes_t dev_bytes,
+			  const char *mountpoint_opt, bool do_mount)
+{
+	char mp[1024];
+	bool thin = l->target == DMS_TARGET_THIN;
+	int r = dms_fs_find_mount(devnum, mp, sizeof(mp));
 	if (r < 0)
 		return log_error_errno(r, "cannot read /proc/self/mountinfo: %m");
 	if (r == 0 && do_mount) {
-		r = ensure_filesystem(l, dmnode, sectors_to_bytes(t.total_sectors));
+		r = ensure_filesystem(l, dmnode, dev_bytes);
 		if (r < 0)
 			return r;
 		if (mountpoint_opt)
 			snprintf(mp, sizeof(mp), "%s", mountpoint_opt);
 		else
 			load_mountpoint(l->pool_name, mp, sizeof(mp));
-		r = dms_fs_mount(l->fs_type, dmnode, mp);
+		r = dms_fs_mount(l->fs_type, dmnode, mp, thin);
 		if (r < 0)
 			return r;
 		save_mountpoint(l->pool_name, mp);
-		log_info("pool %s: %s mounted at %s", l->pool_name, l->fs_type, mp);
+		log_info("pool %s: %s mounted at %s%s", l->pool_name, l->fs_type, mp,
+			 thin ? " (online discard: deleted files return their blocks to the pool)" : "");
 		r = 1;
 	}
-	if (r == 1) {
+	if (r == 1 && !thin) {
 		bool grown;
 		struct dms_fs_usage before, after;
 		dms_fs_usage(mp, &before);
-		r = dms_fs_grow(l->fs_type, mp, sectors_to_bytes(t.total_sectors), &grown);
+		r = dms_fs_grow(l->fs_type, mp, dev_bytes, &grown);
 		if (r < 0)
 			return r;
 		dms_fs_usage(mp, &after);
@@ -331,15 +346,208 @@ static int reconcile(const struct scan *s, const struct dms_assembly *a, const c
 			log_info("pool %s: %s at %s grown online %llu -> %llu bytes", l->pool_name, l->fs_type, mp,
 				 (unsigned long long)before.size_bytes, (unsigned long long)after.size_bytes);
 		dms_failpoint("attach:grown");
-	} else {
+	} else if (r == 0) {
 		log_info("pool %s: active but not mounted; run dmscale assemble to mount it", l->pool_name);
 	}
+	return 0;
+}
 
-	/* 4. Members are no longer pending. */
+static void unpend_members(const struct dms_label *l)
+{
 	for (uint32_t i = 0; i < l->member_count; i++)
 		if (l->members[i].volume_id[0])
 			(void)dms_pending_remove(NULL, l->pool_name, l->members[i].volume_id);
+}
+
+static int reconcile_linear(const struct scan *s, const struct dms_assembly *a, const char *mountpoint_opt,
+			    bool do_mount)
+{
+	const struct dms_label *l = &a->label;
+	char dmname[128], dmnode[256], uuid[37], dmuuid[64];
+	struct dms_table t;
+	struct dms_dm_target tg[DMS_MAX_MEMBERS];
+	struct dms_dm_info info;
+
+	dm_name(l->pool_name, dmname, sizeof(dmname));
+	snprintf(dmnode, sizeof(dmnode), "/dev/mapper/%s", dmname);
+	dms_uuid_format(l->pool_uuid, uuid);
+	snprintf(dmuuid, sizeof(dmuuid), DMS_DM_UUID_PREFIX "%s", uuid);
+
+	int r = linear_targets(s, a, &t, tg);
+	if (r < 0)
+		return r;
+	r = ensure_dm(l->pool_name, dmname, dmuuid, tg, t.count, false, &info);
+	if (r < 0)
+		return r;
+	if (r == 1)
+		log_info("pool %s: activated %s, %u member(s), %llu bytes, generation %llu", l->pool_name, dmnode,
+			 l->member_count, (unsigned long long)sectors_to_bytes(t.total_sectors),
+			 (unsigned long long)l->generation);
+	if (r == 2) {
+		log_info("pool %s: table reloaded, %u member(s), now %llu bytes, generation %llu", l->pool_name,
+			 l->member_count, (unsigned long long)sectors_to_bytes(t.total_sectors),
+			 (unsigned long long)l->generation);
+		dms_failpoint("attach:reloaded");
+	}
+	r = mount_and_grow(l, dmnode, info.devnum, sectors_to_bytes(t.total_sectors), mountpoint_opt, do_mount);
+	if (r < 0)
+		return r;
+	unpend_members(l);
 	return 0;
+}
+
+static int thin_status(const char *poolname, const char *tpool, struct dms_thin_pool_status *ps)
+{
+	char type[32], params[512];
+	int r = dms_dm_status(tpool, type, sizeof(type), params, sizeof(params), NULL);
+	if (r < 0)
+		return log_error_errno(r, "pool %s: cannot read the status of %s: %m", poolname, tpool);
+	if (strcmp(type, "thin-pool") || dms_thin_parse_pool_status(params, ps) < 0)
+		return log_error_errno(EPROTO, "pool %s: unexpected status of %s: %s %s", poolname, tpool, type,
+				       params);
+	return 0;
+}
+
+static int reconcile_thin(const struct scan *s, const struct dms_assembly *a, const char *mountpoint_opt,
+			  bool do_mount)
+{
+	const struct dms_label *l = &a->label;
+	char base[128], n_meta[160], n_data[160], n_pool[160], dmnode[256], uuid[37];
+	char u_base[80], u_meta[96], u_data[96], u_pool[96];
+	struct dms_table t;
+	struct dms_dm_target tg[DMS_MAX_MEMBERS], mt, pt, vt;
+	struct dms_dm_info di, mi, pi, vi;
+	struct dms_thin_pool_status ps;
+	int r;
+
+	r = dms_kmod_ensure("dm_thin_pool");
+	if (r < 0)
+		return r;
+	dm_name(l->pool_name, base, sizeof(base));
+	snprintf(n_meta, sizeof(n_meta), "%s-tmeta", base);
+	snprintf(n_data, sizeof(n_data), "%s-tdata", base);
+	snprintf(n_pool, sizeof(n_pool), "%s-tpool", base);
+	snprintf(dmnode, sizeof(dmnode), "/dev/mapper/%s", base);
+	dms_uuid_format(l->pool_uuid, uuid);
+	snprintf(u_base, sizeof(u_base), DMS_DM_UUID_PREFIX "%s", uuid);
+	snprintf(u_meta, sizeof(u_meta), "%s-tmeta", u_base);
+	snprintf(u_data, sizeof(u_data), "%s-tdata", u_base);
+	snprintf(u_pool, sizeof(u_pool), "%s-tpool", u_base);
+
+	/* Data: the members' data areas, exactly as linear mode. Growing it first
+	 * is harmless: the pool only uses the new length once it is reloaded. */
+	r = linear_targets(s, a, &t, tg);
+	if (r < 0)
+		return r;
+	r = ensure_dm(l->pool_name, n_data, u_data, tg, t.count, true, &di);
+	if (r < 0)
+		return r;
+	if (r == 2) {
+		log_info("pool %s: thin data device reloaded, %u member(s), %llu bytes", l->pool_name,
+			 l->member_count, (unsigned long long)sectors_to_bytes(t.total_sectors));
+		dms_failpoint("attach:data-reloaded");
+	}
+
+	/* Metadata: the active part of the reserved area on member 0. */
+	const struct dms_device *m0 = &s->dev[a->member_found[0]];
+	mt.start_sectors = 0;
+	mt.length_sectors = bytes_to_sectors(l->thin_meta_active_bytes);
+	mt.type = "linear";
+	snprintf(mt.params, sizeof(mt.params), "%u:%u %llu", major(m0->devnum), minor(m0->devnum),
+		 (unsigned long long)bytes_to_sectors(l->thin_meta_offset_bytes));
+	r = ensure_dm(l->pool_name, n_meta, u_meta, &mt, 1, true, &mi);
+	if (r < 0)
+		return r;
+	if (r == 2)
+		log_info("pool %s: thin metadata device grown to %llu bytes", l->pool_name,
+			 (unsigned long long)l->thin_meta_active_bytes);
+
+	/* The pool, over both; a longer table grows it at resume. */
+	pt.start_sectors = 0;
+	pt.length_sectors = t.total_sectors;
+	pt.type = "thin-pool";
+	r = dms_thin_pool_params(major(mi.devnum), minor(mi.devnum), major(di.devnum), minor(di.devnum),
+				 dms_thin_low_water_blocks(sectors_to_bytes(t.total_sectors), thin_cfg.low_bytes,
+							   thin_cfg.low_percent),
+				 pt.params, sizeof(pt.params));
+	if (r < 0)
+		return r;
+	r = ensure_dm(l->pool_name, n_pool, u_pool, &pt, 1, true, &pi);
+	if (r < 0)
+		return r;
+	if (r == 1)
+		log_info("pool %s: thin pool activated, %u member(s), %llu data bytes, %llu metadata bytes, "
+			 "generation %llu", l->pool_name, l->member_count,
+			 (unsigned long long)sectors_to_bytes(t.total_sectors),
+			 (unsigned long long)l->thin_meta_active_bytes, (unsigned long long)l->generation);
+	if (r == 2) {
+		log_info("pool %s: thin pool reloaded, %u member(s), now %llu data bytes, generation %llu",
+			 l->pool_name, l->member_count, (unsigned long long)sectors_to_bytes(t.total_sectors),
+			 (unsigned long long)l->generation);
+		dms_failpoint("attach:reloaded");
+	}
+
+	/* Never put a filesystem read-write on a pool the kernel distrusts. */
+	r = thin_status(l->pool_name, n_pool, &ps);
+	if (r < 0)
+		return r;
+	if (ps.mode == DMS_THIN_FAIL || ps.mode == DMS_THIN_RO || ps.needs_check)
+		return log_error_errno(EUCLEAN, "pool %s is degraded: the thin pool is %s%s. The filesystem was "
+				       "not activated. To repair: stop writers, 'dmsetup remove %s %s', run "
+				       "'thin_check /dev/mapper/%s'; if it reports errors, 'thin_repair -i "
+				       "/dev/mapper/%s -o SPARE' onto a spare device of the same size and copy "
+				       "it back with dd; then 'thin_check --clear-needs-check-flag "
+				       "/dev/mapper/%s' and 'dmscale assemble --name %s'",
+				       l->pool_name, dms_thin_mode_name(ps.mode),
+				       ps.needs_check ? " and flagged needs_check" : "", base, n_pool, n_meta,
+				       n_meta, n_meta, l->pool_name);
+	if (ps.transaction_id == 0) {
+		/* A new pool: create thin device 0, then mark that done. A crash between
+		 * the two leaves the device created and the id 0: create fails, set runs. */
+		(void)dms_dm_message(n_pool, "create_thin 0");
+		r = dms_dm_message(n_pool, "set_transaction_id 0 1");
+		if (r < 0)
+			return log_error_errno(EIO, "pool %s: cannot create the thin volume in %s (see dmesg)",
+					       l->pool_name, n_pool);
+		log_info("pool %s: thin volume created (id %d, %llu virtual bytes)", l->pool_name, DMS_THIN_DEV_ID,
+			 (unsigned long long)l->thin_virtual_bytes);
+	} else if (ps.transaction_id != DMS_THIN_TRANSACTION_READY) {
+		return log_error_errno(EUCLEAN, "pool %s: thin pool transaction id is %llu, expected %d: this "
+				       "metadata was changed by something else; refusing to activate",
+				       l->pool_name, (unsigned long long)ps.transaction_id,
+				       DMS_THIN_TRANSACTION_READY);
+	}
+
+	/* The thin volume: the filesystem's device, fixed size, never reloaded. */
+	vt.start_sectors = 0;
+	vt.length_sectors = bytes_to_sectors(l->thin_virtual_bytes);
+	vt.type = "thin";
+	r = dms_thin_volume_params(major(pi.devnum), minor(pi.devnum), vt.params, sizeof(vt.params));
+	if (r < 0)
+		return r;
+	r = ensure_dm(l->pool_name, base, u_base, &vt, 1, false, &vi);
+	if (r < 0)
+		return r;
+	if (r == 1)
+		log_info("pool %s: activated %s (thin, %llu virtual bytes over %llu data bytes)", l->pool_name,
+			 dmnode, (unsigned long long)l->thin_virtual_bytes,
+			 (unsigned long long)sectors_to_bytes(t.total_sectors));
+	r = mount_and_grow(l, dmnode, vi.devnum, l->thin_virtual_bytes, mountpoint_opt, do_mount);
+	if (r < 0)
+		return r;
+	unpend_members(l);
+	return 0;
+}
+
+/* Converge the system to the assembly: labels, dm tables, mount, fs size, pending. */
+static int reconcile(const struct scan *s, const struct dms_assembly *a, const char *mountpoint_opt, bool do_mount)
+{
+	int r = finish_labels(s, a);
+	if (r < 0)
+		return r;
+	if (a->label.target == DMS_TARGET_THIN)
+		return reconcile_thin(s, a, mountpoint_opt, do_mount);
+	return reconcile_linear(s, a, mountpoint_opt, do_mount);
 }
 
 static int plan_pool(const struct scan *s, const char *pool, struct dms_assembly *a)
@@ -394,7 +602,7 @@ static int check_candidate(struct dms_device *d, bool force)
 	return 0;
 }
 
-static int new_member(const struct dms_device *d, struct dms_member *m)
+static int new_member(const struct dms_device *d, bytes_t reserved_bytes, struct dms_member *m)
 {
 	memset(m, 0, sizeof(*m));
 	if (getrandom(m->uuid, sizeof(m->uuid), 0) != sizeof(m->uuid))
@@ -402,7 +610,7 @@ static int new_member(const struct dms_device *d, struct dms_member *m)
 	m->uuid[6] = (uint8_t)((m->uuid[6] & 0x0f) | 0x40);
 	m->uuid[8] = (uint8_t)((m->uuid[8] & 0x3f) | 0x80);
 	snprintf(m->volume_id, sizeof(m->volume_id), "%s", d->volume_id);
-	int r = dms_member_layout(d->size_bytes, 0, m);
+	int r = dms_member_layout(d->size_bytes, reserved_bytes, m);
 	if (r < 0)
 		return log_error_errno(r, "%s: cannot lay out a member on %llu bytes: %m", d->node,
 				       (unsigned long long)d->size_bytes);
@@ -468,6 +676,7 @@ int dms_cmd_init(const struct dms_opts *o, const char *device)
 	unsigned ok;
 	int r;
 
+	thin_cfg_from(o);
 	if (!valid_pool_name(o->name))
 		return log_error_errno(EINVAL, "invalid pool name '%s': use 1-%d of [A-Za-z0-9_.-]", o->name,
 				       DMS_POOL_NAME_MAX - 1);
@@ -518,7 +727,7 @@ int dms_cmd_init(const struct dms_opts *o, const char *device)
 	}
 	l->version = DMS_LABEL_VERSION;
 	l->generation = 1;
-	l->target = DMS_TARGET_LINEAR;
+	l->target = o->target == DMS_TARGET_THIN ? DMS_TARGET_THIN : DMS_TARGET_LINEAR;
 	l->created_unix = (uint64_t)time(NULL);
 	snprintf(l->pool_name, sizeof(l->pool_name), "%s", o->name);
 	snprintf(l->fs_type, sizeof(l->fs_type), "%s", o->fstype);
@@ -529,11 +738,45 @@ int dms_cmd_init(const struct dms_opts *o, const char *device)
 	l->pool_uuid[6] = (uint8_t)((l->pool_uuid[6] & 0x0f) | 0x40);
 	l->pool_uuid[8] = (uint8_t)((l->pool_uuid[8] & 0x3f) | 0x80);
 	l->member_count = 1;
-	r = new_member(&d, &l->members[0]);
+	bytes_t meta_reserve = 0;
+	if (l->target == DMS_TARGET_THIN) {
+		bytes_t max_data = o->max_data_bytes ? o->max_data_bytes : DMS_THIN_DEFAULT_VIRTUAL;
+		r = dms_thin_meta_reserve(d.size_bytes, max_data, &meta_reserve);
+		if (r < 0) {
+			r = log_error_errno(ERANGE, "%s: too small for a thin pool's metadata area (%llu bytes)",
+					    device, (unsigned long long)d.size_bytes);
+			goto free_out;
+		}
+	}
+	r = new_member(&d, meta_reserve, &l->members[0]);
 	if (r < 0)
 		goto free_out;
 	memcpy(l->member_uuid, l->members[0].uuid, 16);
 	l->member_index = 0;
+	if (l->target == DMS_TARGET_THIN) {
+		bytes_t virt = o->virtual_bytes ? o->virtual_bytes
+			       : o->max_data_bytes ? o->max_data_bytes : DMS_THIN_DEFAULT_VIRTUAL;
+		l->thin_meta_offset_bytes = DMS_DATA_OFFSET_BYTES;
+		l->thin_meta_bytes = meta_reserve;
+		l->thin_meta_active_bytes = dms_thin_meta_active_for(l->members[0].data_bytes, meta_reserve, 0);
+		l->thin_virtual_bytes = align_down(virt, MIB);
+		if (l->thin_virtual_bytes < l->members[0].data_bytes)
+			log_warning("pool %s: the thin volume (%llu bytes) is smaller than the first member's data "
+				    "area (%llu bytes); it can never use more", o->name,
+				    (unsigned long long)l->thin_virtual_bytes,
+				    (unsigned long long)l->members[0].data_bytes);
+		/* A zeroed superblock makes the kernel format fresh metadata; zero it
+		 * before the label exists, so an interrupted init never activates a
+		 * pool over stale bytes of a --force'd device. */
+		r = dms_device_zero(&d, l->thin_meta_offset_bytes, MIB);
+		if (r < 0)
+			goto free_out;
+		log_info("%s: thin pool layout: %llu metadata bytes reserved (%llu in use), %llu data bytes, "
+			 "%llu virtual bytes, %llu KiB blocks", device, (unsigned long long)meta_reserve,
+			 (unsigned long long)l->thin_meta_active_bytes, (unsigned long long)l->members[0].data_bytes,
+			 (unsigned long long)l->thin_virtual_bytes,
+			 (unsigned long long)(DMS_THIN_BLOCK_BYTES / KIB));
+	}
 	r = dms_device_write_label(&d, l);
 	if (r < 0)
 		goto free_out;
@@ -584,6 +827,7 @@ int dms_cmd_attach(const struct dms_opts *o, const char *device)
 	char pool[256];
 	int r;
 
+	thin_cfg_from(o);
 	if ((r = setup_kernel()) < 0)
 		return r;
 	if ((r = dms_device_inspect(device, &d)) < 0)
@@ -651,7 +895,7 @@ int dms_cmd_attach(const struct dms_opts *o, const char *device)
 	if (r < 0)
 		goto out;
 	struct dms_member m;
-	r = new_member(&d, &m);
+	r = new_member(&d, 0, &m);
 	if (r < 0)
 		goto out;
 	r = dms_plan_append(&a->label, &m, next);
@@ -659,6 +903,10 @@ int dms_cmd_attach(const struct dms_opts *o, const char *device)
 		r = log_error_errno(r, "pool %s: cannot add another member (limit %d): %m", pool, DMS_MAX_MEMBERS);
 		goto out;
 	}
+	if (next->target == DMS_TARGET_THIN)   /* metadata sized for the larger pool */
+		next->thin_meta_active_bytes = dms_thin_meta_active_for(dms_label_data_bytes(next),
+									next->thin_meta_bytes,
+									next->thin_meta_active_bytes);
 	/* Crash-safe order: the new member's label first (a crash here leaves the old
 	 * generation on every old member: the pool assembles as before, and the
 	 * new member's newer label completes it when present), then the old members,
@@ -703,6 +951,7 @@ out:
 
 int dms_cmd_assemble(const struct dms_opts *o)
 {
+	thin_cfg_from(o);
 	if (setup_kernel() < 0)
 		return -ENOENT;
 	if (!o->all)

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "dmscale/device.h"
+#include "dmscale/dm.h"
+#include "dmscale/thin.h"
 #include "dmscale/fs.h"
 #include "dmscale/log.h"
 #include "dmscale/plan.h"
@@ -51,6 +53,35 @@ static int find_dm_sysfs(const char *dmname, char *sysdir, size_t len)
 	return found;
 }
 
+/* Thin pool usage from the kernel (root only: dm ioctls). */
+static void collect_thin(const char *dmname, struct dms_status *st)
+{
+	char tpool[160], type[32], params[512];
+	struct dms_thin_pool_status ps;
+	snprintf(tpool, sizeof(tpool), "%s-tpool", dmname);
+	if (dms_dm_status(tpool, type, sizeof(type), params, sizeof(params), NULL) < 0 ||
+	    strcmp(type, "thin-pool") || dms_thin_parse_pool_status(params, &ps) < 0)
+		return;
+	struct dms_status_thin *t = &st->pool;
+	t->known = true;
+	t->data_used_bytes = ps.data_used_blocks * DMS_THIN_BLOCK_BYTES;
+	t->data_total_bytes = ps.data_total_blocks * DMS_THIN_BLOCK_BYTES;
+	t->metadata_used_bytes = ps.meta_used_blocks * DMS_THIN_META_BLOCK_BYTES;
+	t->metadata_total_bytes = ps.meta_total_blocks * DMS_THIN_META_BLOCK_BYTES;
+	t->needs_check = ps.needs_check;
+	snprintf(t->mode, sizeof(t->mode), "%s", dms_thin_mode_name(ps.mode));
+	/* table: "META DATA BLOCK_SECTORS LOW_WATER_BLOCKS ..." */
+	unsigned long long block_sectors, lwm;
+	if (dms_dm_table_first(tpool, type, sizeof(type), params, sizeof(params)) == 0 &&
+	    sscanf(params, "%*s %*s %llu %llu", &block_sectors, &lwm) == 2)
+		t->low_water_mark_bytes = (bytes_t)(lwm * block_sectors * SECTOR_BYTES);
+	char vol[160];
+	snprintf(vol, sizeof(vol), "%s", dmname);
+	struct dms_dm_info vi;
+	if (dms_dm_info(vol, &vi) == 0 && vi.exists)
+		t->virtual_bytes = sectors_to_bytes(vi.size_sectors);
+}
+
 int dms_status_collect(const char *pool, struct dms_status *st)
 {
 	char dmname[128], sysdir[256], p[600], buf[256];
@@ -64,6 +95,16 @@ int dms_status_collect(const char *pool, struct dms_status *st)
 
 	int active = find_dm_sysfs(dmname, sysdir, sizeof(sysdir)) == 1;
 	size_t table_members = 0;
+	/* Thin mode: members hang under the data device, not the thin volume. */
+	char dataname[160], datasys[256], slavesys[256];
+	snprintf(dataname, sizeof(dataname), "%s-tdata", dmname);
+	bool thin = find_dm_sysfs(dataname, datasys, sizeof(datasys)) == 1;
+	snprintf(slavesys, sizeof(slavesys), "%s", thin ? datasys : sysdir);
+	if (thin) {
+		snprintf(st->target, sizeof(st->target), "thin");
+		if (st->privileged)
+			collect_thin(dmname, st);
+	}
 	if (active) {
 		snprintf(st->state, sizeof(st->state), "active");
 		snprintf(p, sizeof(p), "%s/size", sysdir);
@@ -84,7 +125,7 @@ int dms_status_collect(const char *pool, struct dms_status *st)
 				st->fs_free_bytes = u.free_bytes;
 			}
 		}
-		snprintf(p, sizeof(p), "%s/slaves", sysdir);
+		snprintf(p, sizeof(p), "%s/slaves", slavesys);
 		DIR *d = opendir(p);
 		struct dirent *de;
 		while (d && (de = readdir(d)))
@@ -133,7 +174,7 @@ int dms_status_collect(const char *pool, struct dms_status *st)
 	} else if (active) {
 		snprintf(st->note, sizeof(st->note),
 			 "not root: members from sysfs only; run as root for labels, generation and layout");
-		snprintf(p, sizeof(p), "%s/slaves", sysdir);
+		snprintf(p, sizeof(p), "%s/slaves", slavesys);
 		DIR *d = opendir(p);
 		struct dirent *de;
 		while (d && (de = readdir(d)) && st->member_count < DMS_MAX_MEMBERS) {
@@ -153,6 +194,12 @@ int dms_status_collect(const char *pool, struct dms_status *st)
 		}
 		if (d)
 			closedir(d);
+	}
+	if (st->pool.known && (st->pool.needs_check || strcmp(st->pool.mode, "rw"))) {
+		snprintf(st->state, sizeof(st->state), "degraded");
+		snprintf(st->note, sizeof(st->note), "thin pool is %s%s: the filesystem is not safe to write; see "
+			 "'dmscale assemble' for the repair steps", st->pool.mode,
+			 st->pool.needs_check ? " and needs_check" : "");
 	}
 	if (!st->fs_type[0] && st->fs_mounted) {
 		/* unprivileged: take the type from mountinfo via statfs-less route */
@@ -199,6 +246,21 @@ int dms_status_print_json(const struct dms_status *st, FILE *f)
 	json_object_set_new(fs, "used_bytes", json_integer((json_int_t)st->fs_used_bytes));
 	json_object_set_new(fs, "free_bytes", json_integer((json_int_t)st->fs_free_bytes));
 	json_object_set_new(o, "filesystem", fs);
+	if (st->pool.known) {
+		const struct dms_status_thin *t = &st->pool;
+		json_t *pj = json_object();
+		json_object_set_new(pj, "virtual_bytes", json_integer((json_int_t)t->virtual_bytes));
+		json_object_set_new(pj, "data_used_bytes", json_integer((json_int_t)t->data_used_bytes));
+		json_object_set_new(pj, "data_total_bytes", json_integer((json_int_t)t->data_total_bytes));
+		json_object_set_new(pj, "metadata_used_bytes", json_integer((json_int_t)t->metadata_used_bytes));
+		json_object_set_new(pj, "metadata_total_bytes", json_integer((json_int_t)t->metadata_total_bytes));
+		json_object_set_new(pj, "low_water_mark_bytes", json_integer((json_int_t)t->low_water_mark_bytes));
+		json_object_set_new(pj, "mode", json_string(t->mode));
+		json_object_set_new(pj, "needs_check", json_boolean(t->needs_check));
+		json_object_set_new(o, "pool", pj);
+	} else if (!strcmp(st->target, "thin")) {
+		json_object_set_new(o, "pool", json_null());
+	}
 	for (uint32_t i = 0; i < st->member_count; i++) {
 		const struct dms_status_member *m = &st->members[i];
 		json_t *j = json_object();
@@ -254,6 +316,18 @@ int dms_status_print_table(const struct dms_status *st, FILE *f)
 		fprintf(f, "filesystem  %s at %s: %s, %s used, %s free\n", st->fs_type, st->mountpoint, a, b, c);
 	} else {
 		fprintf(f, "filesystem  not mounted\n");
+	}
+	if (st->pool.known) {
+		const struct dms_status_thin *t = &st->pool;
+		human(t->data_used_bytes, a, sizeof(a));
+		human(t->data_total_bytes, b, sizeof(b));
+		human(t->low_water_mark_bytes, c, sizeof(c));
+		fprintf(f, "thin pool   %s: data %s of %s used (%.1f%%), signals below %s free\n", t->mode, a, b,
+			t->data_total_bytes ? 100.0 * (double)t->data_used_bytes / (double)t->data_total_bytes : 0.0,
+			c);
+		human(t->metadata_used_bytes, a, sizeof(a));
+		human(t->metadata_total_bytes, b, sizeof(b));
+		fprintf(f, "            metadata %s of %s used%s\n", a, b, t->needs_check ? ", NEEDS CHECK" : "");
 	}
 	fprintf(f, "\n  %-5s %-16s %-22s %12s %12s %14s\n", "INDEX", "DEVICE", "VOLUME", "SIZE", "OFFSET", "DATA");
 	for (uint32_t i = 0; i < st->member_count; i++) {

@@ -6,6 +6,7 @@ SBINDIR       ?= $(PREFIX)/sbin
 UDEVRULESDIR  ?= /usr/lib/udev/rules.d
 SYSTEMDUNITDIR?= /usr/lib/systemd/system
 SYSCONFDIR    ?= /etc
+MANDIR        ?= $(PREFIX)/share/man
 DESTDIR       ?=
 VERSION       := 0.3.0
 
@@ -25,7 +26,7 @@ OBJS    := $(SRCS:%.c=$(B)/obj/%.o)
 TESTS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 PY      ?= /usr/bin/python3
 
-.PHONY: all check check-unit check-unit-san check-valgrind check-vm bench install clean deps demo lint image
+.PHONY: all check check-unit check-unit-san check-valgrind check-vm bench install clean deps demo lint image man deb check-deb
 
 all: $(B)/dmscale
 
@@ -66,7 +67,7 @@ check-valgrind: $(TESTS)
 		valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite $$t >/dev/null || fail=1; \
 	done; exit $$fail
 
-check: check-unit check-unit-san check-valgrind lint check-vm
+check: check-unit check-unit-san check-valgrind lint check-deb check-vm
 
 bench: all
 	@echo "make bench: the benchmark suite is issue 6 and not written yet" >&2; exit 1
@@ -82,11 +83,45 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 		--suppress=missingIncludeSystem -I. dmscale ec2 kmod-helpers
 
-install: $(B)/dmscale
+install: $(B)/dmscale man
 	install -D -m 0755 $(B)/dmscale $(DESTDIR)$(SBINDIR)/dmscale
+	install -D -m 0644 $(B)/man/dmscale.8 $(DESTDIR)$(MANDIR)/man8/dmscale.8
+	install -D -m 0644 $(B)/man/dmscale.json.5 $(DESTDIR)$(MANDIR)/man5/dmscale.json.5
 	install -D -m 0644 udev-rules/69-dmscale.rules $(DESTDIR)$(UDEVRULESDIR)/69-dmscale.rules
 	for u in systemd/*.service; do install -D -m 0644 $$u $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u); done
 	install -d $(DESTDIR)$(SYSCONFDIR)/dmscale
+
+# Man pages from scdoc sources (man/*.scd).
+MANPAGES := $(B)/man/dmscale.8 $(B)/man/dmscale.json.5
+man: $(MANPAGES)
+
+$(B)/man/%: man/%.scd
+	@mkdir -p $(dir $@)
+	scdoc < $< > $@.tmp && mv $@.tmp $@
+
+# Debian package, built from a copy of the files it needs (independent of git
+# state; dpkg-buildpackage writes into the copy's parent) -> $(B)/deb/*.deb.
+# The package version is VERSION above: if debian/changelog's top entry
+# differs, the copy gets a new top entry for VERSION.
+DEB_SRC   := Makefile README.md debian docs dmscale ec2 kmod-helpers man systemd udev-rules
+DEB_STAGE := $(B)/deb/stage
+DEB_TREE  := $(DEB_STAGE)/dmscale-$(VERSION)
+deb:
+	rm -rf $(DEB_STAGE) && mkdir -p $(DEB_TREE)
+	rm -f $(B)/deb/dmscale_* $(B)/deb/dmscale-dbgsym_*
+	cp -a $(DEB_SRC) $(DEB_TREE)/
+	cd $(DEB_TREE) && if [ "$$(dpkg-parsechangelog -SVersion)" != "$(VERSION)" ]; then \
+		{ printf 'dmscale (%s) unstable; urgency=medium\n\n  * Version %s (from the Makefile).\n\n -- %s  %s\n\n' \
+		  "$(VERSION)" "$(VERSION)" "$$(dpkg-parsechangelog -SMaintainer)" "$$(date -R)"; \
+		  cat debian/changelog; } > debian/changelog.new && mv debian/changelog.new debian/changelog; fi
+	cd $(DEB_TREE) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -b -us -uc --no-sign -j2 >../build.log 2>&1 || { tail -40 ../build.log; exit 1; }
+	mv $(DEB_STAGE)/*.deb $(DEB_STAGE)/*.changes $(DEB_STAGE)/*.buildinfo $(DEB_STAGE)/build.log $(B)/deb/
+	rm -rf $(DEB_STAGE)
+	@ls -l $(B)/deb/*.deb
+
+# The package must be lintian-clean (errors and warnings; overrides carry a reason).
+check-deb: deb
+	lintian --fail-on error,warning --display-info $(B)/deb/dmscale_$(VERSION)_*.changes
 
 clean:
 	rm -rf build build-san

@@ -2,7 +2,12 @@
  * /dev/mapper nodes and nothing hangs when run from a udev-triggered unit. */
 #include "dmscale/dm.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <libdevmapper.h>
+#include <linux/dm-ioctl.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/sysmacros.h>
@@ -277,29 +282,22 @@ int dms_dm_table_first(const char *name, char *type_out, size_t type_len, char *
 	return first_target(DM_DEVICE_TABLE, name, type_out, type_len, params_out, params_len, NULL);
 }
 
-int dms_dm_wait_event(const char *name, unsigned event_nr, unsigned *new_event_nr)
+int dms_dm_wait_event(const char *name, unsigned event_nr)
 {
-	int r = 0;
-	struct dm_info di;
-	struct dm_task *dmt = task_named(DM_DEVICE_WAITEVENT, name);
-	if (!dmt)
-		return -ENOMEM;
-	if (!dm_task_set_event_nr(dmt, event_nr)) {
-		r = -ENOMEM;
-		goto out;
-	}
-	/* Blocks in the kernel until the device's event counter passes event_nr;
-	 * a signal interrupts it (the run fails with errno EINTR). */
-	if (!dm_task_run(dmt)) {
-		r = errno == EINTR ? -EINTR : -EIO;
-		goto out;
-	}
-	if (!dm_task_get_info(dmt, &di) || !di.exists) {
-		r = -ENODEV;
-		goto out;
-	}
-	*new_event_nr = di.event_nr;
-out:
-	dm_task_destroy(dmt);
+	/* The raw DM_DEV_WAIT ioctl rather than libdevmapper's WAITEVENT task:
+	 * the wait is meant to be interrupted by the caller's timer signal, and
+	 * libdevmapper would log every EINTR as a failed ioctl. */
+	struct dm_ioctl io;
+	int fd = open("/dev/mapper/control", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	memset(&io, 0, sizeof(io));
+	io.version[0] = DM_VERSION_MAJOR;
+	io.data_size = sizeof(io);
+	io.data_start = sizeof(io);
+	io.event_nr = event_nr;
+	snprintf(io.name, sizeof(io.name), "%s", name);
+	int r = ioctl(fd, DM_DEV_WAIT, &io) < 0 ? -errno : 0;
+	close(fd);
 	return r;
 }

@@ -49,7 +49,7 @@ int dms_dm_status(const char *name, char *type_out, size_t type_len, char *param
 /* Same for the live table's first target. */
 int dms_dm_table_first(const char *name, char *type_out, size_t type_len, char *params_out, size_t params_len);
 /* Wait until the device's event counter differs from event_nr (thin-pool: low
- * water mark crossed, out of space, mode change; any table resume). -EINTR if
- * interrupted by a signal. */
-int dms_dm_wait_event(const char *name, unsigned event_nr, unsigned *new_event_nr);
+ * water mark crossed, out of space, mode change; any table resume). Returns
+ * at once if it already differs; -EINTR if a signal interrupted the wait. */
+int dms_dm_wait_event(const char *name, unsigned event_nr);
 #endif

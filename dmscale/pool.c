@@ -949,6 +949,58 @@ out:
 	return r;
 }
 
+int dms_pool_thin_grow_metadata(const char *pool)
+{
+	int lock = dms_pool_lock(pool);
+	if (lock < 0)
+		return lock;
+	struct scan *s = scan_new();
+	struct dms_assembly *a = calloc(1, sizeof(*a));
+	int r = -ENOMEM;
+	if (!s || !a)
+		goto out;
+	r = scan_labels(s);
+	if (r < 0)
+		goto out;
+	r = plan_pool(s, pool, a);
+	if (r < 0)
+		goto out;
+	struct dms_label *l = &a->label;
+	if (l->target != DMS_TARGET_THIN) {
+		r = -EINVAL;
+		goto out;
+	}
+	bytes_t next = dms_thin_meta_grow(l->thin_meta_active_bytes, l->thin_meta_bytes);
+	if (next == l->thin_meta_active_bytes) {
+		r = log_error_errno(ENOSPC, "pool %s: thin metadata is running full and already uses its whole "
+				    "reserved area (%llu bytes); stop adding data or the pool will go read-only",
+				    pool, (unsigned long long)l->thin_meta_bytes);
+		goto out;
+	}
+	log_info("pool %s: growing the thin metadata device %llu -> %llu bytes (generation %llu)", pool,
+		 (unsigned long long)l->thin_meta_active_bytes, (unsigned long long)next,
+		 (unsigned long long)l->generation + 1);
+	l->thin_meta_active_bytes = next;
+	l->generation++;
+	a->generation = l->generation;
+	/* Any subset of labels at the new generation assembles to it (the member
+	 * list is unchanged), so the order does not matter for crash safety. */
+	for (uint32_t i = 0; i < l->member_count; i++) {
+		struct dms_label ml;
+		dms_label_for_member(l, i, &ml);
+		r = dms_device_write_label(&s->dev[a->member_found[i]], &ml);
+		if (r < 0)
+			goto out;
+		a->stale[i] = 0;
+	}
+	r = reconcile(s, a, NULL, false);
+out:
+	free(a);
+	free(s);
+	dms_pool_unlock(lock);
+	return r;
+}
+
 int dms_cmd_assemble(const struct dms_opts *o)
 {
 	thin_cfg_from(o);

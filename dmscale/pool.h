@@ -29,6 +29,11 @@ int dms_cmd_attach(const struct dms_opts *o, const char *device);
 int dms_cmd_assemble(const struct dms_opts *o);
 int dms_cmd_status(const struct dms_opts *o);
 
+/* Thin pools: double the metadata device within its reserved area (a new
+ * generation of labels, then a reload of tmeta and the pool). -ENOSPC when the
+ * reserve is used up. */
+int dms_pool_thin_grow_metadata(const char *pool);
+
 /* Serialise changes to one pool (flock on /run/dmscale/NAME.lock): attach,
  * assemble, init and the daemon's pending-list decisions. Returns an fd or -errno. */
 int dms_pool_lock(const char *pool);

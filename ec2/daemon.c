@@ -14,11 +14,14 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "dmscale/dm.h"
 #include "dmscale/log.h"
 #include "dmscale/metrics.h"
+#include "dmscale/thin.h"
 #include "dmscale/pending.h"
 #include "dmscale/fs.h"
 #include "ec2/resolve.h"
@@ -44,6 +47,9 @@ static const char *const usage_daemon =
 #define STATE_WRITE_S 10.0
 #define RETRY_DELETE_S 60.0
 #define MAX_RECOVER_VOLUMES 128
+#define THIN_SAFETY_S 5.0          /* thin: timer between dm events when nothing is in flight */
+#define THIN_META_GROW_PERCENT 60  /* thin: grow metadata above this usage */
+#define THIN_META_RETRY_S 30.0
 
 struct wait_entry {
 	char id[DMS_VOLUME_ID_MAX];
@@ -111,6 +117,13 @@ struct daemon {
 	double last_reaction_s;
 	struct policy_decision last_decision;
 	int metrics_err;             /* last metrics_textfile error, logged once */
+
+	/* dm-thin pools: usage from the pool's status, wake-ups from its dm events */
+	bool thin;
+	char tpool[160];
+	unsigned event_nr;
+	enum dms_thin_mode thin_mode;
+	double next_meta_grow;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -193,9 +206,80 @@ static int refresh_pool(struct daemon *d)
 			    r < 0 ? strerror(-r) : d->st->state);
 		d->warned_unmounted = true;
 	}
+	bool thin = ready && !strcmp(d->st->target, "thin");
+	if (thin && !d->thin)
+		log_info("pool %s: thin pool: provisioning follows its data usage; woken by its dm events "
+			 "(low water mark %llu bytes) and every %.0f s", d->cfg.pool,
+			 (unsigned long long)d->st->pool.low_water_mark_bytes, THIN_SAFETY_S);
+	d->thin = thin;
+	snprintf(d->tpool, sizeof(d->tpool), "dmscale-%s-tpool", d->cfg.pool);
 	d->pool_ready = ready;
 	d->next_pool_refresh = mono_s() + POOL_REFRESH_IDLE_S;
 	return ready ? 0 : -ENODEV;
+}
+
+/* Thin: the filesystem is virtual; what fills is the pool's data device. */
+static int sample_thin(struct daemon *d, double now)
+{
+	char type[32], params[512];
+	struct dms_thin_pool_status ps;
+	if (dms_dm_status(d->tpool, type, sizeof(type), params, sizeof(params), &d->event_nr) < 0 ||
+	    strcmp(type, "thin-pool") || dms_thin_parse_pool_status(params, &ps) < 0) {
+		log_warning("pool %s: cannot read the status of %s; waiting for the pool", d->cfg.pool, d->tpool);
+		d->pool_ready = false;
+		d->warned_unmounted = true;
+		return -ENODEV;
+	}
+	if (ps.mode != d->thin_mode) {
+		if (ps.mode == DMS_THIN_OUT_OF_DATA)
+			log_warning("pool %s: thin pool out of data space: writes are queued (up to the kernel's "
+				    "no_space_timeout) until a volume is appended", d->cfg.pool);
+		else if (ps.mode == DMS_THIN_RO || ps.mode == DMS_THIN_FAIL)
+			log_error("pool %s: thin pool is %s: the kernel stopped trusting its metadata; run "
+				  "'dmscale assemble' after a reboot for repair instructions", d->cfg.pool,
+				  dms_thin_mode_name(ps.mode));
+		else
+			log_info("pool %s: thin pool back to %s", d->cfg.pool, dms_thin_mode_name(ps.mode));
+		d->thin_mode = ps.mode;
+	}
+	d->total = ps.data_total_blocks * DMS_THIN_BLOCK_BYTES;
+	d->used = ps.data_used_blocks * DMS_THIN_BLOCK_BYTES;
+	d->free_b = d->total - d->used;
+	fill_rate_update(&d->fr, now, d->used);
+	if (ps.meta_total_blocks && ps.meta_used_blocks * 100 > ps.meta_total_blocks * THIN_META_GROW_PERCENT &&
+	    now >= d->next_meta_grow && ps.mode == DMS_THIN_RW) {
+		log_info("pool %s: thin metadata %llu%% used", d->cfg.pool,
+			 (unsigned long long)(ps.meta_used_blocks * 100 / ps.meta_total_blocks));
+		if (dms_pool_thin_grow_metadata(d->cfg.pool) < 0)
+			d->next_meta_grow = now + THIN_META_RETRY_S;
+	}
+	return 0;
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* Thin: sleep until the pool's next dm event (low water mark crossed, out of
+ * space, mode change, a resume) or for at most wait_s; SIGTERM/SIGINT too. */
+static void wait_thin_event(struct daemon *d, double wait_s)
+{
+	struct itimerval it;
+	memset(&it, 0, sizeof(it));
+	/* periodic, so a tick that lands just before the ioctl only costs one period */
+	it.it_value.tv_sec = it.it_interval.tv_sec = (time_t)wait_s;
+	it.it_value.tv_usec = it.it_interval.tv_usec = (suseconds_t)((wait_s - floor(wait_s)) * 1e6);
+	if (it.it_value.tv_sec == 0 && it.it_value.tv_usec == 0)
+		it.it_value.tv_usec = it.it_interval.tv_usec = 1000;
+	setitimer(ITIMER_REAL, &it, NULL);
+	int r = stop_requested ? -EINTR : dms_dm_wait_event(d->tpool, d->event_nr);
+	memset(&it, 0, sizeof(it));
+	setitimer(ITIMER_REAL, &it, NULL);
+	if (r == 0)
+		log_debug("pool %s: dm event on %s", d->cfg.pool, d->tpool);
+	else if (r != -EINTR)
+		sleep_until(mono_s() + wait_s);     /* pool gone: the tick notices */
 }
 
 /* statvfs + a device check that the mount is still ours. No allocation. */
@@ -210,6 +294,8 @@ static int sample(struct daemon *d, double now)
 		d->warned_unmounted = true;
 		return -ENODEV;
 	}
+	if (d->thin)
+		return sample_thin(d, now);
 	d->total = (bytes_t)sv.f_blocks * sv.f_frsize;
 	d->free_b = (bytes_t)sv.f_bavail * sv.f_frsize;
 	d->used = d->total - (bytes_t)sv.f_bfree * sv.f_frsize;
@@ -734,7 +820,7 @@ static void tick(struct daemon *d)
 		.fill_rate_bps = fill_rate_bps(&d->fr),
 		.attach_latency_s = d->attach_latency_s,
 		.n_volumes = d->st->member_count,
-		.pool_gib = (d->st->size_bytes + GIB - 1) / GIB,
+		.pool_gib = ((d->thin ? d->total : d->st->size_bytes) + GIB - 1) / GIB,
 		.attachments_in_use = d->attachments_in_use,
 		.in_flight = (uint32_t)d->n_waits,
 	};
@@ -832,6 +918,8 @@ int dms_cmd_daemon(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_alarm;      /* no SA_RESTART: interrupts the dm event wait */
+	sigaction(SIGALRM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	char th[32];
@@ -852,6 +940,11 @@ int dms_cmd_daemon(int argc, char **argv)
 		tick(d);
 		if (once && d->n_waits == 0)
 			break;
+		if (d->thin && d->pool_ready) {
+			wait_thin_event(d, d->n_waits || d->needed ? period : fmax(period, THIN_SAFETY_S));
+			next = mono_s();
+			continue;
+		}
 		next += period;
 		double now = mono_s();
 		if (next < now)      /* a provisioning took a while: no catch-up burst */

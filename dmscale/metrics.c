@@ -126,8 +126,10 @@ static void family(struct out *o, const char *name, const char *type, const char
 	o->header = false;
 }
 
-/* One sample of the current family: pool="…" then the NULL-terminated
- * label name/value pairs. */
+#define END ((const char *)NULL)   /* ends the label pairs (a typed NULL: varargs) */
+
+/* One sample of the current family: pool="…" then the label name/value
+ * pairs, terminated by END. */
 static void vsample(struct out *o, const char *value, va_list ap)
 {
 	if (!o->header) {
@@ -182,10 +184,10 @@ static void enum_gauge(struct out *o, const char *label, const char *const *valu
 	for (size_t i = 0; i < n; i++) {
 		bool is = !strcmp(values[i], cur);
 		listed |= is;
-		sample_u(o, is, label, values[i], NULL);
+		sample_u(o, is, label, values[i], END);
 	}
 	if (!listed && cur[0])
-		sample_u(o, 1, label, cur, NULL);
+		sample_u(o, 1, label, cur, END);
 }
 
 /* ---- the pool ------------------------------------------------------------------ */
@@ -197,24 +199,24 @@ static void print_pool(struct out *o, const struct dms_status *st)
 	       "Pool identity: device-mapper target (linear or thin), filesystem type, pool uuid, "
 	       "device and mount point; always 1.");
 	sample_u(o, 1, "target", st->target, "fs_type", st->fs_type, "uuid", st->uuid, "dm_device", st->dm_device,
-		 "mountpoint", st->mountpoint, NULL);
+		 "mountpoint", st->mountpoint, END);
 	family(o, "dmscale_pool_state", "gauge", "Pool state: 1 for the current one, 0 for the others.");
 	enum_gauge(o, "state", states, sizeof(states) / sizeof(states[0]), st->state);
 	family(o, "dmscale_pool_generation", "gauge",
 	       "Generation of the pool's labels, incremented by every append (reading it needs root).");
 	if (st->generation)
-		sample_u(o, st->generation, NULL);
+		sample_u(o, st->generation, END);
 	family(o, "dmscale_pool_size_bytes", "gauge",
 	       "Size of the pool's device-mapper device (0 when not active).");
-	sample_u(o, st->size_bytes, NULL);
+	sample_u(o, st->size_bytes, END);
 	family(o, "dmscale_pool_members", "gauge",
 	       "Member volumes of the pool (from the labels as root, else from sysfs).");
-	sample_u(o, st->member_count, NULL);
+	sample_u(o, st->member_count, END);
 
 	size_t npend = st->pending.count < DMS_MAX_MEMBERS ? st->pending.count : DMS_MAX_MEMBERS;
 	family(o, "dmscale_pool_pending_volumes", "gauge",
 	       "Volumes created for the pool by the daemon and not appended yet.");
-	sample_u(o, npend, NULL);
+	sample_u(o, npend, END);
 	family(o, "dmscale_pool_pending_volume_info", "gauge",
 	       "A volume created for the pool by the daemon and not appended yet; always 1.");
 	for (size_t i = 0; i < npend; i++) {
@@ -222,22 +224,22 @@ static void print_pool(struct out *o, const struct dms_status *st)
 		for (size_t j = 0; j < i && !dup; j++)
 			dup = !strcmp(st->pending.ids[i], st->pending.ids[j]);
 		if (!dup)
-			sample_u(o, 1, "volume_id", st->pending.ids[i], NULL);
+			sample_u(o, 1, "volume_id", st->pending.ids[i], END);
 	}
 
 	family(o, "dmscale_filesystem_mounted", "gauge", "1 if the pool's filesystem is mounted, else 0.");
-	sample_u(o, st->fs_mounted, NULL);
+	sample_u(o, st->fs_mounted, END);
 	if (st->fs_mounted) {
 		family(o, "dmscale_filesystem_size_bytes", "gauge",
 		       "Size of the pool's filesystem (statvfs f_blocks * f_frsize).");
-		sample_u(o, st->fs_size_bytes, NULL);
+		sample_u(o, st->fs_size_bytes, END);
 		family(o, "dmscale_filesystem_used_bytes", "gauge",
 		       "Used bytes of the pool's filesystem ((f_blocks - f_bfree) * f_frsize).");
-		sample_u(o, st->fs_used_bytes, NULL);
+		sample_u(o, st->fs_used_bytes, END);
 		family(o, "dmscale_filesystem_free_bytes", "gauge",
 		       "Free bytes of the pool's filesystem available to unprivileged users (f_bavail * f_frsize); "
 		       "what the daemon compares with its threshold.");
-		sample_u(o, st->fs_free_bytes, NULL);
+		sample_u(o, st->fs_free_bytes, END);
 	}
 }
 
@@ -251,7 +253,7 @@ static void print_members(struct out *o, const struct dms_status *st)
 		snprintf(idx, sizeof(idx), "%u", m->index);                                     \
 		body;                                                                           \
 	}
-#define MEMBER_LABELS "member", idx, "volume_id", m->volume_id, "device", m->device, NULL
+#define MEMBER_LABELS "member", idx, "volume_id", m->volume_id, "device", m->device, END
 	family(o, "dmscale_member_present", "gauge",
 	       "1 if the member's device was found, 0 if it is missing.");
 	EACH_MEMBER(sample_u(o, m->device[0] != '\0', MEMBER_LABELS));
@@ -272,22 +274,22 @@ static void print_thin(struct out *o, const struct dms_status *st)
 		return;
 	family(o, "dmscale_thin_pool_virtual_bytes", "gauge",
 	       "Size of the thin volume (the filesystem's device).");
-	sample_u(o, t->virtual_bytes, NULL);
+	sample_u(o, t->virtual_bytes, END);
 	family(o, "dmscale_thin_pool_data_used_bytes", "gauge", "Data space of the thin pool in use.");
-	sample_u(o, t->data_used_bytes, NULL);
+	sample_u(o, t->data_used_bytes, END);
 	family(o, "dmscale_thin_pool_data_size_bytes", "gauge", "Data space of the thin pool.");
-	sample_u(o, t->data_total_bytes, NULL);
+	sample_u(o, t->data_total_bytes, END);
 	family(o, "dmscale_thin_pool_metadata_used_bytes", "gauge", "Metadata space of the thin pool in use.");
-	sample_u(o, t->metadata_used_bytes, NULL);
+	sample_u(o, t->metadata_used_bytes, END);
 	family(o, "dmscale_thin_pool_metadata_size_bytes", "gauge", "Metadata space of the thin pool.");
-	sample_u(o, t->metadata_total_bytes, NULL);
+	sample_u(o, t->metadata_total_bytes, END);
 	family(o, "dmscale_thin_pool_low_water_mark_bytes", "gauge",
 	       "Free data space below which the kernel raises a dm event.");
-	sample_u(o, t->low_water_mark_bytes, NULL);
+	sample_u(o, t->low_water_mark_bytes, END);
 	family(o, "dmscale_thin_pool_mode", "gauge", "Thin pool mode: 1 for the current one, 0 for the others.");
 	enum_gauge(o, "mode", modes, sizeof(modes) / sizeof(modes[0]), t->mode);
 	family(o, "dmscale_thin_pool_needs_check", "gauge", "1 if the thin pool metadata needs a check (thin_check).");
-	sample_u(o, t->needs_check, NULL);
+	sample_u(o, t->needs_check, END);
 }
 
 /* ---- the daemon's view (its state file, a JSON object) ------------------------- */
@@ -345,7 +347,7 @@ static void print_daemon(struct out *o, const struct dms_status *st)
 	family(o, "dmscale_daemon_up", "gauge",
 	       "1 if the provisioning daemon of the pool is running, else 0 (the daemon_* metrics below "
 	       "are its last state).");
-	sample_u(o, dj && st->daemon_running, NULL);
+	sample_u(o, dj && st->daemon_running, END);
 	if (!json_is_object(dj))
 		return;
 	const char *reason = json_string_value(json_object_get(dj, "reason"));
@@ -359,11 +361,11 @@ static void print_daemon(struct out *o, const struct dms_status *st)
 		if (!strcmp(k->type, "counter") && v < 0)
 			continue;
 		family(o, k->name, k->type, k->help);
-		sample_d(o, v, NULL);
+		sample_d(o, v, END);
 		if (!strcmp(k->key, "needed") && reason && reason[0]) {
 			family(o, "dmscale_daemon_policy_reason_info", "gauge",
 			       "Why the daemon's policy decided as it did (the reason of its last decision); always 1.");
-			sample_u(o, 1, "reason", reason, NULL);
+			sample_u(o, 1, "reason", reason, END);
 		}
 	}
 	static const struct { const char *key, *stage; } stages[] = {
@@ -375,11 +377,11 @@ static void print_daemon(struct out *o, const struct dms_status *st)
 	       "or appended with the filesystem grown.");
 	for (size_t i = 0; i < sizeof(stages) / sizeof(stages[0]); i++)
 		if (jval(dj, stages[i].key, &v) && v > 0)
-			sample_d(o, v, "stage", stages[i].stage, NULL);
+			sample_d(o, v, "stage", stages[i].stage, END);
 	family(o, "dmscale_daemon_last_ec2_error_info", "gauge",
 	       "Code of the last EC2 API error the daemon got; always 1.");
 	if (err && err[0])
-		sample_u(o, 1, "code", err, NULL);
+		sample_u(o, 1, "code", err, END);
 }
 
 int dms_status_print_prometheus(const struct dms_status *st, FILE *f)

@@ -77,3 +77,102 @@ def test_thin_init_attach(vm, fs):
     vm.sh("thin_check /dev/mapper/dmscale-scratch-tmeta")
     vm.run(["dmscale", "assemble"], timeout=120)
     assert check_payload(vm)
+
+
+THIN_ATTACH_STEPS = ["attach:new-labelled", "attach:first-old-labelled", "attach:all-labelled",
+                     "attach:data-reloaded", "attach:reloaded"]
+
+
+def arm(vm, step):
+    vm.sh(f"mkdir -p /run/dmscale; rm -f /run/dmscale/failpoint.reached; echo {step} > /run/dmscale/failpoint.arm")
+
+
+def check_clean(vm):
+    """fsck the thin volume, thin_check the pool's metadata (inactive), reassemble."""
+    vm.sh("umount /var/lib/docker && e2fsck -fn /dev/mapper/dmscale-scratch "
+          "&& dmsetup remove dmscale-scratch && dmsetup remove dmscale-scratch-tpool "
+          "&& thin_check /dev/mapper/dmscale-scratch-tmeta && dmscale assemble", timeout=180)
+
+
+def test_thin_power_cut_at_every_attach_step(vm):
+    init_thin(vm, "ext4", 2 * GIB)
+    write_payload(vm, mib=48)
+    members = 1
+    for step in THIN_ATTACH_STEPS:
+        d = vm.new_disk(2 * GIB)
+        arm(vm, step)
+        expect_pending(vm, d.volume_id)
+        vm.hotplug(d)
+        out = vm.wait_for("cat /run/dmscale/failpoint.reached", timeout=90)
+        assert out.strip() == step
+        vm.power_cut()
+        vm.start()
+        members += 1
+        st = wait_thin_members(vm, members, timeout=120)
+        assert st["members"][-1]["volume_id"] == d.volume_id, step
+        assert st["generation"] == members, step
+        assert st["pool"]["mode"] == "rw" and not st["pool"]["needs_check"], step
+        assert check_payload(vm), step
+        check_clean(vm)
+        assert check_payload(vm), step
+
+
+# 0x4000 sectors = 8 MiB from the metadata area: the superblock is block 0.
+SET_NEEDS_CHECK = r"""
+import struct, sys
+T = []
+for i in range(256):
+    c = i
+    for _ in range(8):
+        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+    T.append(c)
+def crc32c_raw(data, crc=0xFFFFFFFF):
+    for b in data:
+        crc = T[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc
+with open(sys.argv[1], "r+b", buffering=0) as f:
+    sb = bytearray(f.read(4096))
+    flags = struct.unpack_from("<I", sb, 4)[0] | 1          # THIN_METADATA_NEEDS_CHECK_FLAG
+    struct.pack_into("<I", sb, 4, flags)
+    csum = crc32c_raw(bytes(sb[4:])) ^ 160774               # SUPERBLOCK_CSUM_XOR
+    struct.pack_into("<I", sb, 0, csum)
+    f.seek(0)
+    f.write(sb)
+"""
+
+
+def test_thin_metadata_growth_and_needs_check(vm):
+    # a big (sparse) first member, then a much bigger one: the metadata device
+    # must grow with the pool (rule: 64 bytes per 512 KiB block for 4x the data)
+    init_thin(vm, "ext4", 64 * GIB)
+    write_payload(vm, mib=32)
+    st = status(vm)
+    meta0 = st["pool"]["metadata_total_bytes"]
+    d1 = vm.new_disk(400 * GIB)
+    expect_pending(vm, d1.volume_id)
+    vm.hotplug(d1)
+    st = wait_thin_members(vm, 2, timeout=120)
+    assert st["pool"]["metadata_total_bytes"] > meta0, (meta0, st["pool"])
+    assert "thin metadata device grown" in vm.sh("journalctl -b -o cat | grep 'metadata device grown' || true")
+    assert check_payload(vm)
+    check_clean(vm)
+
+    # needs_check set in the metadata (as the kernel does after a metadata I/O
+    # error): assemble must refuse read-write activation and say how to repair
+    vm.sh("umount /var/lib/docker && dmsetup remove dmscale-scratch && dmsetup remove dmscale-scratch-tpool")
+    vm.run(["python3", "-c", SET_NEEDS_CHECK, "/dev/mapper/dmscale-scratch-tmeta"])
+    rc, out, err = vm.run(["dmscale", "assemble"], timeout=120, check=False)
+    assert rc != 0
+    assert "degraded" in err and "thin_check" in err and "needs_check" in err, err
+    assert not vm.sh("findmnt -n /var/lib/docker || true").strip(), "mounted a pool flagged needs_check"
+    st = status(vm)
+    assert st["state"] == "degraded" and st["pool"]["needs_check"] is True, st
+    assert st["pool"]["mode"] in ("ro", "fail"), st
+    assert "Not mounted" in vm.sh("dmscale status") or "not mounted" in vm.sh("dmscale status")
+    # the documented repair
+    vm.sh("dmsetup remove dmscale-scratch-tpool && thin_check /dev/mapper/dmscale-scratch-tmeta "
+          "&& thin_check --clear-needs-check-flag /dev/mapper/dmscale-scratch-tmeta")
+    vm.run(["dmscale", "assemble"], timeout=120)
+    st = status(vm)
+    assert st["state"] == "active" and st["pool"]["mode"] == "rw" and not st["pool"]["needs_check"]
+    assert check_payload(vm)

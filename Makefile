@@ -69,8 +69,10 @@ check-valgrind: $(TESTS)
 
 check: check-unit check-unit-san check-valgrind lint check-deb check-vm
 
+# Benchmarks (docs/BENCHMARKS.md, bench/results.json); BENCH_SMOKE=1 for a tiny run.
 bench: all
-	@echo "make bench: the benchmark suite is issue 6 and not written yet" >&2; exit 1
+	tests/vm/build-base.sh $(B)/vm
+	$(PY) bench/bench.py $(BENCH_ARGS)
 
 demo: all
 	tests/vm/build-base.sh $(B)/vm

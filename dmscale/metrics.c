@@ -27,7 +27,7 @@
  * dmscale_thin_pool_needs_check                  gauge    thin pool status known
  * dmscale_daemon_up                              gauge    always
  * dmscale_daemon_{pool_ready,ec2_ready}          gauge    daemon state present (each key when present)
- * dmscale_daemon_space_needed                    gauge
+ * dmscale_daemon_space_needed                    gauge    these 5: while the daemon watches the pool
  * dmscale_daemon_policy_reason_info              gauge    reason (1)
  * dmscale_daemon_threshold_bytes                 gauge
  * dmscale_daemon_fill_rate_bytes_per_second      gauge
@@ -309,35 +309,36 @@ static bool jval(const json_t *o, const char *key, double *v)
 
 struct dkey {
 	const char *key, *name, *type, *help;
+	bool policy;     /* the policy's view: only while the daemon watches the pool */
 };
 
 static const struct dkey dkeys[] = {
 	{ "pool_ready", "dmscale_daemon_pool_ready", "gauge",
-	  "1 if the daemon sees the pool active and mounted, else 0." },
-	{ "ec2_ready", "dmscale_daemon_ec2_ready", "gauge", "1 if the daemon's EC2 client is ready, else 0." },
+	  "1 if the daemon sees the pool active and mounted, else 0.", false },
+	{ "ec2_ready", "dmscale_daemon_ec2_ready", "gauge", "1 if the daemon's EC2 client is ready, else 0.", false },
 	{ "needed", "dmscale_daemon_space_needed", "gauge",
-	  "1 if the daemon's policy wants more space (free below the threshold or filling too fast)." },
+	  "1 if the daemon's policy wants more space (free below the threshold or filling too fast).", true },
 	{ "threshold_bytes", "dmscale_daemon_threshold_bytes", "gauge",
-	  "Free bytes below which the daemon provisions a volume." },
+	  "Free bytes below which the daemon provisions a volume.", true },
 	{ "fill_rate_bps", "dmscale_daemon_fill_rate_bytes_per_second", "gauge",
-	  "Smoothed rate at which the pool's filesystem fills." },
+	  "Smoothed rate at which the pool's filesystem fills.", true },
 	{ "time_to_full_s", "dmscale_daemon_time_to_full_seconds", "gauge",
-	  "Seconds until the filesystem is full at the current fill rate (+Inf when not filling)." },
+	  "Seconds until the filesystem is full at the current fill rate (+Inf when not filling).", true },
 	{ "attach_latency_s", "dmscale_daemon_attach_latency_seconds", "gauge",
 	  "Smoothed seconds from CreateVolume to the filesystem grown that the policy plans with "
-	  "(0 until measured)." },
+	  "(0 until measured).", false },
 	{ "in_flight", "dmscale_daemon_volumes_in_flight", "gauge",
-	  "Volumes attached by the daemon and waiting to be appended." },
+	  "Volumes attached by the daemon and waiting to be appended.", false },
 	{ "provisioned", "dmscale_daemon_volumes_provisioned_total", "counter",
-	  "Volumes the daemon created and attached since it started." },
+	  "Volumes the daemon created and attached since it started.", false },
 	{ "failed", "dmscale_daemon_provisioning_failures_total", "counter",
-	  "Provisionings that failed (or whose volume was never appended) since the daemon started." },
+	  "Provisionings that failed (or whose volume was never appended) since the daemon started.", false },
 	{ "api_calls", "dmscale_daemon_ec2_api_calls_total", "counter",
-	  "EC2 API requests sent since the daemon started, retries included." },
+	  "EC2 API requests sent since the daemon started, retries included.", false },
 	{ "retries", "dmscale_daemon_ec2_api_retries_total", "counter",
-	  "EC2 API requests retried since the daemon started." },
+	  "EC2 API requests retried since the daemon started.", false },
 	{ "throttled", "dmscale_daemon_ec2_api_throttled_total", "counter",
-	  "EC2 API responses that were throttling errors since the daemon started." },
+	  "EC2 API responses that were throttling errors since the daemon started.", false },
 };
 
 static void print_daemon(struct out *o, const struct dms_status *st)
@@ -352,9 +353,12 @@ static void print_daemon(struct out *o, const struct dms_status *st)
 		return;
 	const char *reason = json_string_value(json_object_get(dj, "reason"));
 	const char *err = json_string_value(json_object_get(dj, "last_error"));
+	/* Not watching (pool not active and mounted): no decision to show, the
+	 * zeros of one never made would read as "full now". */
+	bool watching = !json_is_false(json_object_get(dj, "pool_ready"));
 	for (size_t i = 0; i < sizeof(dkeys) / sizeof(dkeys[0]); i++) {
 		const struct dkey *k = &dkeys[i];
-		if (!jval(dj, k->key, &v))
+		if ((k->policy && !watching) || !jval(dj, k->key, &v))
 			continue;
 		if (!strcmp(k->key, "time_to_full_s") && !(v >= 0))
 			v = INFINITY;              /* the daemon writes -1 for "never" */

@@ -295,7 +295,7 @@ static const char daemon_json[] =
 	"{\"pool\":\"scratch\",\"mountpoint\":\"/var/lib/docker\",\"pool_ready\":true,\"ec2_ready\":true,"
 	"\"size_bytes\":264239435776,\"free_bytes\":251032411341,\"threshold_bytes\":26423943577,"
 	"\"fill_rate_bps\":104857600,\"time_to_full_s\":-1,\"attach_latency_s\":41.25,"
-	"\"last_attach_s\":38.50,\"last_create_to_attached_s\":12.75,\"needed\":false,\"reason\":\"no_need\","
+	"\"last_attach_s\":38.50,\"last_create_to_attached_s\":12.75,\"needed\":false,\"reason\":\"no-need\","
 	"\"in_flight\":1,\"provisioned\":3,\"failed\":1,\"api_calls\":42,\"retries\":5,\"throttled\":2,"
 	"\"last_result\":\"vol-0f9e8d7c6b5a40312 appended in 38.5 s\",\"last_error\":\"RequestLimitExceeded\","
 	"\"running\":true}";
@@ -592,7 +592,7 @@ static const char daemon_expected[] =
 	"# HELP dmscale_daemon_policy_reason_info Why the daemon's policy decided as it did (the reason of its "
 	"last decision); always 1.\n"
 	"# TYPE dmscale_daemon_policy_reason_info gauge\n"
-	"dmscale_daemon_policy_reason_info{pool=\"scratch\",reason=\"no_need\"} 1\n"
+	"dmscale_daemon_policy_reason_info{pool=\"scratch\",reason=\"no-need\"} 1\n"
 	"# HELP dmscale_daemon_threshold_bytes Free bytes below which the daemon provisions a volume.\n"
 	"# TYPE dmscale_daemon_threshold_bytes gauge\n"
 	"dmscale_daemon_threshold_bytes{pool=\"scratch\"} 26423943577\n"
@@ -678,6 +678,19 @@ static void test_daemon(void **state)
 	assert_no(text, "dmscale_daemon_last_ec2_error_info");
 	assert_no(text, "dmscale_daemon_policy_reason_info");
 	assert_no(text, "dmscale_daemon_ec2_api_throttled_total");
+	free(text);
+
+	/* not watching the pool (not active and mounted): no policy view */
+	json_object_set_new(dj, "pool_ready", json_false());
+	text = render_checked(st, &c);
+	assert_line(text, "dmscale_daemon_pool_ready{pool=\"scratch\"} 0");
+	assert_no(text, "dmscale_daemon_space_needed");
+	assert_no(text, "dmscale_daemon_policy_reason_info");
+	assert_no(text, "dmscale_daemon_threshold_bytes");
+	assert_no(text, "dmscale_daemon_fill_rate_bytes_per_second");
+	assert_no(text, "dmscale_daemon_time_to_full_seconds");
+	assert_line(text, "dmscale_daemon_attach_latency_seconds{pool=\"scratch\"} 41.25");
+	assert_line(text, "dmscale_daemon_volumes_provisioned_total{pool=\"scratch\"} 3");
 	free(text);
 
 	/* a state that is not an object: only up */

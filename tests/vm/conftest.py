@@ -14,10 +14,13 @@ LOGDIR = os.path.join(vmlib.BUILD, "vm-logs")
 @pytest.fixture(scope="session")
 def base_image():
     """The cached guest rootfs with this checkout installed, built once per run."""
-    img = os.path.join(vmlib.VMDIR, "installed.img")
+    # One image per session: VM overlays name their backing file by path and
+    # reopen it after a power cut, so another session must never replace it.
+    img = os.path.join(vmlib.VMDIR, f"installed.{os.getpid()}.img")
     secs = vmlib.build_installed_image(img)
     print(f"\n[bed] installed image built in {secs:.1f}s", file=sys.stderr)
-    return img
+    yield img
+    os.unlink(img)
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)

@@ -718,10 +718,16 @@ static void write_metrics(struct daemon *d, const char *state_json)
 {
 	if (!d->cfg.metrics_textfile[0])
 		return;
-	if (d->pool_ready && d->total) {   /* fresher than the last dms_status_collect */
-		d->st->fs_size_bytes = d->total;
-		d->st->fs_used_bytes = d->used;
-		d->st->fs_free_bytes = d->free_b;
+	struct dms_fs_usage u;   /* fresher than the last dms_status_collect */
+	if (d->pool_ready && dms_fs_usage(d->mountpoint, &u) == 0) {
+		d->st->fs_size_bytes = u.size_bytes;
+		d->st->fs_used_bytes = u.used_bytes;
+		d->st->fs_free_bytes = u.free_bytes;
+	}
+	if (d->pool_ready && d->thin && d->total && d->st->pool.known) {   /* sample_thin's */
+		d->st->pool.data_total_bytes = d->total;
+		d->st->pool.data_used_bytes = d->used;
+		snprintf(d->st->pool.mode, sizeof(d->st->pool.mode), "%s", dms_thin_mode_name(d->thin_mode));
 	}
 	(void)dms_pending_load(NULL, d->cfg.pool, &d->st->pending);
 	int r = dms_metrics_write_textfile(d->cfg.metrics_textfile, d->st, state_json, !stop_requested);

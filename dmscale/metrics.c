@@ -319,11 +319,12 @@ static const struct dkey dkeys[] = {
 	{ "needed", "dmscale_daemon_space_needed", "gauge",
 	  "1 if the daemon's policy wants more space (free below the threshold or filling too fast).", true },
 	{ "threshold_bytes", "dmscale_daemon_threshold_bytes", "gauge",
-	  "Free bytes below which the daemon provisions a volume.", true },
+	  "Free bytes (of the filesystem; of the data space for a thin pool) below which the daemon "
+	  "provisions a volume.", true },
 	{ "fill_rate_bps", "dmscale_daemon_fill_rate_bytes_per_second", "gauge",
-	  "Smoothed rate at which the pool's filesystem fills.", true },
+	  "Smoothed rate at which the pool fills (its filesystem; the data space for a thin pool).", true },
 	{ "time_to_full_s", "dmscale_daemon_time_to_full_seconds", "gauge",
-	  "Seconds until the filesystem is full at the current fill rate (+Inf when not filling).", true },
+	  "Seconds until the pool is full at the current fill rate (+Inf when not filling).", true },
 	{ "attach_latency_s", "dmscale_daemon_attach_latency_seconds", "gauge",
 	  "Smoothed seconds from CreateVolume to the filesystem grown that the policy plans with "
 	  "(0 until measured).", false },

@@ -87,3 +87,120 @@ def record_result(name, value):
     data[name] = value
     with open(path, "w") as f:
         json.dump(data, f, indent=2)
+
+
+# ---- Docker end-to-end (tests/vm/test_docker.py and the demo) -----------------
+
+def docker_start(vm, timeout=240):
+    """Start containerd + docker (disabled at boot in the test image) once the pool
+    is mounted at /var/lib/docker, as dmscale-assemble.service orders it in
+    production. Returns `docker info` as a dict."""
+    # containers run with --network none (the guest has no network for them):
+    # no docker0 bridge and no iptables rules, ~20 s less under TCG
+    vm.sh("mkdir -p /etc/docker")
+    vm.write_file("/etc/docker/daemon.json", '{"bridge": "none", "iptables": false}\n')
+    vm.run(["systemctl", "start", "containerd.service", "docker.service"], timeout=timeout)
+    _, out, _ = vm.run(["docker", "info", "--format", "{{json .}}"], timeout=120)
+    return json.loads(out)
+
+
+TINY_APPLETS = ("sh", "cat", "date", "df", "du", "echo", "fallocate", "head", "ls", "mkdir", "rm", "sed",
+                "sha256sum", "sleep", "sync", "tee", "wc")
+
+
+def docker_tiny_image(vm, tag="tiny:1"):
+    """A one-binary image: /bin/busybox (busybox-static) and its applets as
+    relative symlinks, packed in the guest and `docker import`ed (nothing pulled).
+    Returns the image size in bytes."""
+    vm.sh("rm -rf /root/tiny && mkdir -p /root/tiny/bin /root/tiny/data && "
+          "cp /bin/busybox /root/tiny/bin/busybox && "
+          f"for a in {' '.join(TINY_APPLETS)}; do ln -s busybox /root/tiny/bin/$a; done && "
+          "tar -C /root/tiny -cf /root/tiny.tar . && "
+          f"docker import -m 'busybox-static from the guest' /root/tiny.tar {tag} >/dev/null", timeout=180)
+    return int(vm.sh(f"docker image inspect -f '{{{{.Size}}}}' {tag}").strip())
+
+
+# One container: `steps` times, fallocate a `step_mib` MiB file in the
+# container's writable layer (overlay2 upperdir on the pool: ext4 allocates
+# unwritten extents, nothing is written) and write `real_kib` KiB of random data
+# into the shared volume at /data, its sha256 taken from the stream written;
+# then pause. Any failed command (ENOSPC) is the exit status and is logged.
+FILLER = r"""
+set -o pipefail
+n=$1; steps=$2; step=$(($3 * 1048576)); real=$4; pause=$5
+mkdir -p /data/$n /fill
+: > /data/$n/SHA256SUMS
+i=0
+while [ $i -lt $steps ]; do
+  i=$((i + 1))
+  fallocate -l $step /fill/big.$i || { echo "$n: step $i: fallocate failed" >&2; exit 1; }
+  head -c ${real}k /dev/urandom | tee /data/$n/real.$i | sha256sum | sed "s| -\$| real.$i|" >> /data/$n/SHA256SUMS \
+    || { echo "$n: step $i: writing real data failed" >&2; exit 1; }
+  if [ $((i % 5)) -eq 0 ] || [ $i -eq $steps ]; then
+    echo "$n: step $i/$steps: $((i * $3)) MiB allocated, $((i * real / 1024)) MiB written"
+  fi
+  sleep $pause
+done
+sync || exit 1
+echo "$n: done"
+"""
+
+
+def docker_run_fillers(vm, n, steps, step_mib, real_kib, pause_s, image="tiny:1", volume="results"):
+    """Start n filler containers (detached, no network) at once, and one
+    `docker wait` for all of them whose output lands in /root/fillers.wait when
+    they have all exited (polling that file is cheaper than running the docker
+    CLI under TCG). Returns the containers' names."""
+    vm.run(["docker", "volume", "create", volume], timeout=60)
+    names = [f"filler{i}" for i in range(1, n + 1)]
+    vm.write_file("/root/filler.sh", FILLER)
+    vm.sh("rm -f /root/fillers.wait; pids=; for n in " + " ".join(names) + "; do "
+          f"docker run -d --name $n --network none -v {volume}:/data -v /root/filler.sh:/filler.sh:ro "
+          f"{image} /bin/sh /filler.sh $n {steps} {step_mib} {real_kib} {pause_s} >/dev/null & pids=\"$pids $!\"; "
+          "done; rc=0; for p in $pids; do wait $p || rc=1; done; exit $rc", timeout=300)
+    vm.run(["systemd-run", "--unit=fillers-wait", "/bin/sh", "-c",
+            "docker wait " + " ".join(names) + " > /root/fillers.wait.tmp 2>&1; "
+            "mv /root/fillers.wait.tmp /root/fillers.wait"], timeout=60)
+    return names
+
+
+def docker_states(vm, names):
+    """{name: (status, exit code)} from docker inspect."""
+    _, out, _ = vm.run(["docker", "inspect", "-f", "{{.Name}} {{.State.Status}} {{.State.ExitCode}}"] + names,
+                       timeout=60)
+    res = {}
+    for line in out.split("\n"):
+        if line.strip():
+            nm, st, rc = line.split()
+            res[nm.lstrip("/")] = (st, int(rc))
+    return res
+
+
+def docker_verify_results(vm, names, image="tiny:1", volume="results"):
+    """Drop the page cache, then re-read every file of real data from the pool in a
+    fresh container and check its sha256. Returns (ok, output)."""
+    vm.sh("sync; echo 3 > /proc/sys/vm/drop_caches")
+    script = " && ".join(f"(cd /data/{n} && sha256sum -c -s SHA256SUMS && echo {n}: $(wc -l < SHA256SUMS) files OK)"
+                         for n in names)
+    rc, out, err = vm.run(["docker", "run", "--rm", "--network", "none", "-v", f"{volume}:/data:ro", image,
+                           "/bin/sh", "-c", script], timeout=300, check=False)
+    return rc == 0, out + err
+
+
+def dmscale_journal(vm):
+    """What an operator reads: journalctl -u dmscale-daemon -u 'dmscale-attach@*'."""
+    return vm.sh("journalctl -b --no-pager -o short -u dmscale-daemon -u 'dmscale-attach@*'", timeout=60)
+
+
+def host_allocated_bytes(vm):
+    """(allocated, apparent) bytes of the VM's data disks' sparse backing files."""
+    import os
+    alloc = size = 0
+    for d in vm.disks.values():
+        try:
+            s = os.stat(d.path)
+        except FileNotFoundError:
+            continue
+        alloc += s.st_blocks * 512
+        size += s.st_size
+    return alloc, size

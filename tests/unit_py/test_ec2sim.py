@@ -229,9 +229,13 @@ def test_volume_lifecycle(sim):
     assert text(r2, "e:volumeId") == vid
     st, r3 = c.call("CreateVolume", AvailabilityZone="us-east-1a", Size="11", VolumeType="gp3", ClientToken="tok-1")
     assert err_code(r3) == "IdempotentParameterMismatch"
-    # attach before available: IncorrectState
+    # attach before available: IncorrectState (hold the volume in "creating": on
+    # a loaded machine two signed calls take longer than create_latency_s)
+    with sim.lock:
+        sim.volumes[vid].state = "creating"
     st, r = c.call("AttachVolume", VolumeId=vid, InstanceId=sim.instance_id, Device="/dev/xvdba")
     assert err_code(r) == "IncorrectState"
+    sim._later(0.05, sim._set_state, vid, "creating", "available")
     assert wait_for(lambda: sim.volumes[vid].state == "available")
     st, r = c.call("AttachVolume", VolumeId=vid, InstanceId=sim.instance_id, Device="/dev/xvdba")
     assert st == 200 and text(r, "e:status") == "attaching"

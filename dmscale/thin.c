@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define META_BYTES_PER_BLOCK 64ULL
 
@@ -44,7 +45,7 @@ int dms_parse_size(const char *s, bytes_t *out)
 	case 'P': case 'p': mult = 1024 * TIB; p++; break;
 	default: return -EINVAL;
 	}
-	if (mult > 1 && (!strcmp(p, "iB") || !strcmp(p, "B")))
+	if (mult > 1 && (!strcasecmp(p, "iB") || !strcasecmp(p, "B")))
 		p += strlen(p);
 	if (*p)
 		return -EINVAL;

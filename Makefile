@@ -57,9 +57,12 @@ check-unit-san:
 	@fail=0; for t in $(patsubst build/%,build-san/%,$(TESTS)); do echo "== $$t (asan+ubsan)"; $$t || fail=1; done; exit $$fail
 
 # VM tests: boot the Debian guest under QEMU with the project installed.
+# VM tests run VM_JOBS at a time (pytest-xdist): most of a test's time is the
+# guest waiting (boot, hot-plug, the simulator), so two overlap well on 2 cores.
+VM_JOBS ?= 2
 check-vm: all
 	tests/vm/build-base.sh $(B)/vm
-	cd tests/vm && $(PY) -m pytest -v -rfE --durations=10 -p no:cacheprovider $(PYTEST_ARGS) .
+	cd tests/vm && $(PY) -m pytest -v -rfE --durations=15 -p no:cacheprovider -n $(VM_JOBS) $(PYTEST_ARGS) .
 
 # Unit tests under valgrind (leaks and invalid accesses fail the run).
 check-valgrind: $(TESTS)

@@ -6,7 +6,7 @@ PKGS=(
   libdevmapper-dev libudev-dev libaio-dev libcurl4-openssl-dev libjansson-dev
   libblkid-dev libkmod-dev libxml2-dev libssl-dev libcmocka-dev
   qemu-system-x86 qemu-utils mmdebstrap e2fsprogs
-  python3 python3-pytest python3-prometheus-client cppcheck valgrind
+  python3 python3-pytest python3-pytest-xdist python3-prometheus-client cppcheck valgrind
 )
 # node + npm for tests/aws-js (AWS's own SigV4 signer and EC2 client); Debian 12's nodejs 18 suffices
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)

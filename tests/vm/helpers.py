@@ -80,13 +80,21 @@ def record_result(name, value):
     path = os.path.join(os.environ.get("DMSCALE_BUILD", os.path.join(
         os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "build")),
         "vm-results.json")
-    data = {}
-    if os.path.exists(path):
-        with open(path) as f:
-            data = json.load(f)
-    data[name] = value
-    with open(path, "w") as f:
-        json.dump(data, f, indent=2)
+    import fcntl
+    # VM tests run in parallel workers (pytest-xdist): read-modify-write under a lock
+    with open(path + ".lock", "w") as lk:
+        fcntl.flock(lk, fcntl.LOCK_EX)
+        data = {}
+        if os.path.exists(path):
+            with open(path) as f:
+                try:
+                    data = json.load(f)
+                except ValueError:
+                    data = {}
+        data[name] = value
+        with open(path + ".tmp", "w") as f:
+            json.dump(data, f, indent=2)
+        os.replace(path + ".tmp", path)
 
 
 # ---- Docker end-to-end (tests/vm/test_docker.py and the demo) -----------------
@@ -125,17 +133,22 @@ def docker_tiny_image(vm, tag="tiny:1"):
 # unwritten extents, nothing is written) and write `real_kib` KiB of random data
 # into the shared volume at /data, its sha256 taken from the stream written;
 # then pause. Any failed command (ENOSPC) is the exit status and is logged.
+# /data/NAME/STEPS: step, guest uptime before fallocate, after it, after the data.
 FILLER = r"""
 set -o pipefail
 n=$1; steps=$2; step=$(($3 * 1048576)); real=$4; pause=$5
 mkdir -p /data/$n /fill
-: > /data/$n/SHA256SUMS
+: > /data/$n/SHA256SUMS; : > /data/$n/STEPS
 i=0
 while [ $i -lt $steps ]; do
   i=$((i + 1))
+  read t0 x < /proc/uptime
   fallocate -l $step /fill/big.$i || { echo "$n: step $i: fallocate failed" >&2; exit 1; }
+  read t1 x < /proc/uptime
   head -c ${real}k /dev/urandom | tee /data/$n/real.$i | sha256sum | sed "s| -\$| real.$i|" >> /data/$n/SHA256SUMS \
     || { echo "$n: step $i: writing real data failed" >&2; exit 1; }
+  read t2 x < /proc/uptime
+  echo "$i $t0 $t1 $t2" >> /data/$n/STEPS
   if [ $((i % 5)) -eq 0 ] || [ $i -eq $steps ]; then
     echo "$n: step $i/$steps: $((i * $3)) MiB allocated, $((i * real / 1024)) MiB written"
   fi
@@ -204,3 +217,29 @@ def host_allocated_bytes(vm):
         alloc += s.st_blocks * 512
         size += s.st_size
     return alloc, size
+
+
+def journal_enospc(vm):
+    """Journal lines of this boot (kernel, dockerd, containerd, dmscale, ...) that
+    report ENOSPC; qemu-ga's echo of the test's own commands is left out."""
+    out = vm.sh("journalctl -b --no-pager -o short", timeout=60)
+    return [line for line in out.splitlines()
+            if ("no space left" in line.lower() or "ENOSPC" in line) and "qemu-ga[" not in line]
+
+
+def docker_step_times(vm, names, volume="results"):
+    """Per step of every filler: (name, step, uptime at start, fallocate seconds,
+    real-data seconds), from the STEPS files in the docker volume."""
+    rows = []
+    for n in names:
+        out = vm.sh(f"cat /var/lib/docker/volumes/{volume}/_data/{n}/STEPS")
+        for line in out.splitlines():
+            i, t0, t1, t2 = line.split()
+            rows.append((n, int(i), float(t0), round(float(t1) - float(t0), 2), round(float(t2) - float(t1), 2)))
+    return rows
+
+
+def journal_times(vm, pattern, units="-u 'dmscale-attach@*'"):
+    """Monotonic timestamps (guest uptime, seconds) of journal lines matching pattern."""
+    out = vm.sh(f"journalctl -b --no-pager -o short-monotonic {units} | grep -e '{pattern}' || true")
+    return [float(line.split("]", 1)[0].strip("[ ")) for line in out.splitlines() if line.startswith("[")]

@@ -68,6 +68,8 @@ def test_thin_init_attach(vm, fs):
     assert "thin-pool" in tables and " thin " in tables
     assert len(vm.sh("dmsetup table dmscale-scratch-tdata").strip().splitlines()) == 2
 
+    if fs != "ext4":
+        return
     # reboot: assembled by the shipped unit, same data, thin_check clean when inactive
     vm.reboot()
     st = status(vm)

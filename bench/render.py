@@ -27,6 +27,19 @@ def r(x):
     return "–" if x is None else f"**{x:.2f}×**"
 
 
+def fix_thin_ratios(a):
+    """thin ÷ linear on node ⇒ done for both (results of older runs compared
+    thin's done with linear's new-size time)."""
+    ps = a["paths"]
+    for k in [k for k in a["ratios"] if k.startswith("dmscale-thin") and "(to done)" not in k]:
+        del a["ratios"][k]
+    for fs in ("ext4", "xfs", "btrfs"):
+        t, l_ = ps.get(f"dmscale-thin-{fs}"), ps.get(f"dmscale-linear-{fs}")
+        if t and l_ and t.get("done_s", {}).get("median") and l_.get("done_s", {}).get("median"):
+            a["ratios"][f"dmscale-thin-{fs} / dmscale-linear-{fs} (to done)"] = (
+                t["done_s"]["median"] / l_["done_s"]["median"])
+
+
 def render(res):
     m = res.get("meta", {})
     out = []
@@ -53,7 +66,7 @@ def render(res):
     w("- Timing: inside the guest on CLOCK_MONOTONIC. *Device node present* = the kernel's `add` uevent of the "
       "block device as received by `udevadm monitor --kernel` (devtmpfs has created the node before the event); "
       "*filesystem shows the new size* = the first `statvfs()` of the mountpoint, polled every 2 ms, whose size "
-      "grew by at least half the new disk. Unit start/end times are systemd's own monotonic timestamps.")
+      "grew by at least half the new disk. Unit start/end times are the journal timestamps (monotonic) of systemd's `Starting …` and `Finished …` messages for the unit (oneshot template units are garbage-collected once inactive, so their properties cannot be read afterwards).")
     w("- Same trigger for every path: udev starts `dmscale-attach@DEV.service` (shipped rule) and "
       "`bench-seed-attach@DEV.service` (bench/guest/68-dmscale-bench.rules) for every new disk; each acts only on "
       "a disk claimed for it (dmscale: the pool's pending list; the seed paths: a claim file). The seed's own "
@@ -83,10 +96,11 @@ def render(res):
                 continue
             w(f"| {name} | {s(e['latency_s'], nd=3)} | {s(e['done_s'], nd=3)} | {s(e['dispatch_s'], nd=3)} | "
               f"{e['failures']} |")
+        fix_thin_ratios(a)
         w("\n| ratio | value |\n|---|---|")
         for k, v in a["ratios"].items():
             w(f"| {k} | {r(v)} |")
-        w("")
+        w("\nThin ÷ linear rows compare *node ⇒ done* on both sides (> 1×: thin is slower).\n")
     else:
         w("(section did not run)\n")
 
@@ -96,7 +110,8 @@ def render(res):
     if st:
         w(f"fio {st['fio']}, {st['trials_per_path']} trials per row, interleaved. The window is from the device "
           "node's uevent to the path's last command returning (for btrfs: after the metadata balance); the "
-          "baseline is a 3 s window of the same writer on the dmscale ext4 filesystem with no attach. "
+          "baseline is a 3 s window of the same writer on the dmscale ext4 filesystem with no attach. The btrfs "
+          "path is compared with dmscale on ext4 (the seed's two modes against dmscale's default). "
           "Latencies are per-I/O completion latencies of I/Os completing inside the window.\n")
         w("| row | window (s) | I/Os in window | p99 (µs) | p99.9 (µs) | max (µs) | errors |")
         w("|---|---|---|---|---|---|---|")
@@ -166,11 +181,16 @@ def render(res):
     w("## 5. Fill race: fastest steady write rate without ENOSPC\n")
     if fr:
         w(f"Simulator attach latency **{fr['attach_latency_s']} s**; a fresh pool of {fr['initial_bytes'] // GIB} GiB "
-          f"per trial; a paced O_DIRECT writer (1 MiB writes at their scheduled times) writes "
-          f"{fr['fill_bytes'] / GIB:.2f} GiB; a trial passes when every byte is written without error and the "
-          "achieved rate is ≥ 95 % of the target (a thin pool out of space queues I/O instead of failing, so a "
-          "stall fails the trial too). The rate is searched by doubling/halving then bisection. The physical bound "
-          "is the free space when the daemon triggered its first provisioning ÷ the attach latency.\n")
+          f"per trial (daemon: poll 1 s, min free 256 MiB / 10 %, volumes 1–8 GiB, fill horizon 60 s); a paced "
+          f"writer consumes {fr['fill_bytes'] / GIB:.2f} GiB, each step at its scheduled time. Linear: 4 MiB "
+          "`posix_fallocate` steps, so the rate is not capped by how fast the TCG guest can move data (ENOSPC "
+          "shows at allocation exactly as for writes). Thin: real 1 MiB O_DIRECT writes (a thin pool is consumed "
+          "only by written blocks), so only one rate the guest can sustain is tried. A trial passes when every "
+          "byte is placed without error and no step blocks ≥ 3 s (a thin pool out of space queues I/O instead of "
+          "failing: a stall fails the trial). Linear search: ×1.5 up / bisection after a failure. The physical "
+          "bound is the free space when the daemon triggered its first provisioning ÷ the attach latency. "
+          "*machine-limited*: the writer could not reach the target rate although nothing blocked (the figure is "
+          "then a lower bound).\n")
         w("| target | fastest passing (MiB/s) | slowest failing (MiB/s) | free at trigger (MiB) | bound (MiB/s) | "
           "fraction of bound | trials (MiB/s: result) |")
         w("|---|---|---|---|---|---|---|")
@@ -178,9 +198,11 @@ def render(res):
             if not e.get("available", True) and not e.get("trials"):
                 w(f"| {t} | {e.get('note', 'not available')} | | | | | |")
                 continue
-            tr = ", ".join(f"{x['rate_mib_s']}: {'ok' if x['ok'] else (x['writer']['error'] or 'slow')}"
+            tr = ", ".join(f"{x['rate_mib_s']}: {'ok' if x['ok'] else (x['writer']['error'] or 'stall')}"
+                           f"{' (machine-limited, achieved ' + format(x['writer']['achieved_bps'] / MIB, '.0f') + ')' if x['writer'].get('machine_limited') else ''}"
+                           f", volumes {x['volumes_gib']} GiB"
                            for x in e["trials"])
-            w(f"| {t} | {f(e.get('fastest_ok_mib_s'), nd=0)} | {f(e.get('slowest_failed_mib_s'), nd=0)} | "
+            w(f"| {t} ({e.get('writer', '')}) | {'≥ ' if e.get('machine_limited') else ''}{f(e.get('fastest_ok_mib_s'), nd=0)} | {f(e.get('slowest_failed_mib_s'), nd=0)} | "
               f"{s(e.get('free_at_trigger_bytes'), 1 / MIB, 0)} | {f(e.get('physical_bound_mib_s'), nd=1)} | "
               f"{f(e.get('fraction_of_bound'))} | {tr} |")
         lin, thin = fr["targets"].get("linear", {}), fr["targets"].get("thin", {})
@@ -258,6 +280,10 @@ def closing(res):
                              + ("btrfs `device add` makes the new size visible without any device-mapper "
                                 "suspend/resume and without rewriting labels; dmscale writes two FUA label "
                                 "copies per member and reloads the table before the resize ioctl."
+                                if "btrfs" in k and "new size" in k else
+                                "the seed's btrfs path returns after `balance start -m` of a small, almost empty "
+                                "filesystem, which is quick here; dmscale's attach is label writes (FUA, i.e. a "
+                                "host fdatasync each under QEMU) + table reload + resize."
                                 if "btrfs" in k else "the LVM path was faster in this run."))
     st = res.get("write_stall")
     if st:

@@ -1,79 +1,140 @@
 #!/usr/bin/env python3
-"""The demo: boot the guest, `dmscale init` a 2 GiB EBS-like NVMe volume at
-/var/lib/docker, start `dmscale daemon` against the EC2/IMDS simulator, fill the
-filesystem with a steady writer, and watch the daemon create, attach and the
-udev rule append volumes while the writer never sees ENOSPC."""
+"""The demo: Docker on a dmscale pool that grows under it. Boot the guest,
+`dmscale init` a 16 GiB EBS-like NVMe volume at /var/lib/docker, start
+`dmscale daemon` against the EC2/IMDS simulator, start docker (its data on the
+pool), import a one-binary image, and run four containers that fill 40 GiB
+while the daemon creates and attaches volumes and the udev rule appends them.
+No container sees ENOSPC; the scenario is tests/vm/test_docker.py's."""
 import os
+import shutil
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vm as vmlib  # noqa: E402
-from ec2bed import Bed, daemon_config  # noqa: E402
-from helpers import GIB, MIB, nvme_by_serial, status  # noqa: E402
-
-WRITER = """
-i=0; rc=0
-while [ $i -lt {chunks} ]; do
-  dd if=/dev/zero of=/var/lib/docker/fill bs=1M count=32 oflag=append conv=notrunc status=none || {{ rc=$?; break; }}
-  i=$((i+1))
-done
-sync -f /var/lib/docker/fill || rc=$?
-echo $rc > /root/fill.rc
-"""
+from ec2bed import Bed  # noqa: E402
+from helpers import (GIB, MIB, docker_run_fillers, docker_start, docker_states, docker_tiny_image,  # noqa: E402
+                     docker_verify_results, host_allocated_bytes, journal_enospc, nvme_by_serial, status)
+from test_docker import (CONTAINERS, FIRST_GIB, MIN_FREE, PAUSE_S, REAL_KIB, STEP_MIB, STEPS,  # noqa: E402
+                         VOLUME_GIB, settle, story_config)
 
 
-def show(st):
+def say(msg):
+    print(f"demo: {msg}", flush=True)
+
+
+def indent(text):
+    return "".join("    " + line + "\n" for line in text.rstrip("\n").splitlines())
+
+
+def show(t, st):
     fs = st["filesystem"]
     d = st.get("daemon") or {}
-    print(f"  {len(st['members'])} member(s), fs {fs['size_bytes'] / GIB:5.2f} GiB, "
-          f"used {fs['used_bytes'] / GIB:5.2f} GiB, free {fs['free_bytes'] / GIB:5.2f} GiB, "
-          f"pending {st['pending'] or '-'}, daemon: {d.get('last_result', '-')}", flush=True)
+    print(f"  [{t:5.0f} s] {len(st['members'])} member(s), fs {fs['size_bytes'] / GIB:5.1f} GiB, "
+          f"used {fs['used_bytes'] / GIB:5.1f} GiB, free {fs['free_bytes'] / GIB:5.1f} GiB, "
+          f"pending {','.join(st['pending']) or '-'}; daemon: {d.get('last_result') or '-'}", flush=True)
+
+
+class JournalTail:
+    """New lines of the dmscale units' journal since the last call."""
+
+    def __init__(self, vm):
+        self.vm, self.seen = vm, 0
+
+    def new(self):
+        out = self.vm.sh("journalctl -b --no-pager -o short -u dmscale-daemon -u 'dmscale-attach@*' "
+                         "| grep -v -e 'Deactivated successfully' -e 'Consumed .* CPU time' || true")
+        lines = out.splitlines()
+        fresh, self.seen = lines[self.seen:], len(lines)
+        return fresh
 
 
 def main():
     img = os.path.join(vmlib.VMDIR, "demo.img")   # never the image a test run is using
-    print("demo: building the guest image with this checkout installed", flush=True)
+    say("building the guest image with this checkout installed")
     vmlib.build_installed_image(img)
     work = tempfile.mkdtemp(prefix="dmscale-demo-")
-    bed = Bed(lambda **kw: vmlib.VM(work, img, **kw))
+    # the guest has docker.io but no apparmor_parser: run without AppArmor
+    bed = Bed(lambda **kw: vmlib.VM(work, img, mem_mib=2048, cmdline_extra="apparmor=0", timeout_s=1800, **kw))
     v, sim = bed.vm, bed.sim
     try:
         t0 = time.monotonic()
         bed.start()
-        print(f"demo: Debian 12 (cloud kernel) booted under QEMU in {time.monotonic() - t0:.1f}s; "
-              "EC2 + IMDS simulator on 127.0.0.1", flush=True)
-        d0 = v.new_disk(2 * GIB)
+        say(f"Debian 12 (cloud kernel) booted under QEMU in {time.monotonic() - t0:.1f}s; "
+            "EC2 + IMDS simulator on 127.0.0.1; docker.io installed, not started")
+        d0 = v.new_disk(FIRST_GIB * GIB)
         v.hotplug(d0)
         dev = nvme_by_serial(v, d0.serial)
-        print(f"demo: EBS volume {d0.volume_id} is {dev}; running: dmscale init {dev}", flush=True)
+        say(f"EBS volume {d0.volume_id} ({FIRST_GIB} GiB) is {dev}; running: dmscale init {dev}")
         _, _, err = v.run(["dmscale", "init", dev], timeout=120)
-        print("".join("    " + line + "\n" for line in err.splitlines()), end="")
-        v.write_file("/etc/dmscale/dmscale.json",
-                     daemon_config(min_free_bytes=768 * MIB, initial_volume_gib=2, max_volume_gib=2,
-                                   max_volumes=5, max_total_gib=12))
+        print(indent(err), end="")
+        say("dmscale status\n" + indent(v.sh("dmscale status")))
+
+        v.write_file("/etc/dmscale/dmscale.json", story_config())
         v.run(["systemctl", "start", "dmscale-daemon.service"])
-        print("demo: dmscale daemon started (provisions below 768 MiB free)", flush=True)
-        target = 6 * GIB
-        print(f"demo: writing {target // GIB} GiB into /var/lib/docker (3x the first volume)", flush=True)
-        v.run(["systemd-run", "--unit=fill", "/bin/sh", "-c", WRITER.format(chunks=target // (32 * MIB))])
+        say(f"dmscale daemon started: keeps {MIN_FREE // GIB} GiB free by adding {VOLUME_GIB} GiB volumes")
+        journal = JournalTail(v)
+
         t0 = time.monotonic()
-        while v.run(["test", "-e", "/root/fill.rc"], check=False)[0] != 0:
-            show(status(v))
-            if time.monotonic() - t0 > 1200:
-                raise SystemExit("demo: the fill did not finish in 20 minutes")
+        info = docker_start(v)
+        src = v.sh("findmnt -n -o SOURCE -T /var/lib/docker/overlay2").strip()
+        say(f"docker {info['ServerVersion']} started in {time.monotonic() - t0:.0f}s (after the pool, as "
+            f"dmscale-assemble.service orders it at boot): Docker Root Dir {info['DockerRootDir']}, "
+            f"storage driver {info['Driver']} on {src}")
+        size = docker_tiny_image(v)
+        say(f"image tiny:1 = /bin/busybox (busybox-static) packed in the guest, `docker import`ed "
+            f"({size / MIB:.1f} MB, nothing pulled)")
+
+        total = CONTAINERS * STEPS * STEP_MIB * MIB
+        say(f"{CONTAINERS} containers each fallocate {STEPS} x {STEP_MIB} MiB in their writable layer "
+            f"(one step every {PAUSE_S} s + its own time) and write {STEPS * REAL_KIB // 1024} MiB of "
+            f"checksummed random data to a docker volume: {total / GIB:.0f} GiB in all, "
+            f"{total / (FIRST_GIB * GIB):.1f}x the first volume")
+        names = docker_run_fillers(v, CONTAINERS, STEPS, STEP_MIB, REAL_KIB, PAUSE_S)
+        t0 = time.monotonic()
+        members = 1
+        while True:
+            st = status(v)
+            show(time.monotonic() - t0, st)
+            for line in journal.new():
+                print("    journal: " + line, flush=True)
+            if len(st["members"]) != members:
+                members = len(st["members"])
+                say("dmscale status\n" + indent(v.sh("dmscale status")))
+            if v.run(["test", "-e", "/root/fillers.wait"], check=False)[0] == 0:
+                break
+            if time.monotonic() - t0 > 900:
+                raise SystemExit("demo: the containers did not finish in 15 minutes")
             time.sleep(3)
-        rc = int(v.sh("cat /root/fill.rc").strip() or 1)
-        print(f"demo: writer finished with exit status {rc} ({'no ENOSPC' if rc == 0 else 'FAILED'})")
-        print("demo: EC2 calls seen by the simulator:",
-              ", ".join(f"{a}" for a, _ in sim.calls if a not in ("DescribeVolumes",)), flush=True)
-        print("demo: final status:\n" + v.sh("dmscale status"))
-        print("demo: what dmscale logged:\n" + v.sh("journalctl -b --no-pager -o cat _COMM=dmscale | tail -40"))
-        return 0 if rc == 0 else 1
+        states = docker_states(v, names)
+        ok = all(s == ("exited", 0) for s in states.values())
+        say("containers: " + ", ".join(f"{n} exit {rc}" for n, (_, rc) in states.items()) +
+            (" (no ENOSPC)" if ok else " (FAILED)"))
+        st = settle(v)
+        for line in journal.new():
+            print("    journal: " + line, flush=True)
+        logs = v.sh("for n in " + " ".join(names) + "; do docker logs $n 2>&1 | tail -2; done")
+        say("container logs (last lines)\n" + indent(logs))
+        good, out = docker_verify_results(v, names)
+        ok &= good
+        say("page cache dropped, real data re-read from the pool in a fresh container:\n" + indent(out))
+        say("docker system df\n" + indent(v.sh("docker system df")))
+        enospc = journal_enospc(v)
+        say(f"'No space left on device' in the whole journal: {len(enospc)} line(s); "
+            f"docker is {v.sh('systemctl is-active docker.service').strip()}")
+        ok &= not enospc
+        say("EC2 calls seen by the simulator: " +
+            ", ".join(a for a, _ in sim.calls if a not in ("DescribeVolumes",)))
+        alloc, apparent = host_allocated_bytes(v)
+        say(f"host: the {len(v.disks)} volumes' sparse files hold {alloc / MIB:.0f} MiB of "
+            f"{apparent / GIB:.0f} GiB; the filesystem has {st['filesystem']['used_bytes'] / GIB:.1f} GiB in use")
+        say("final status\n" + indent(v.sh("dmscale status")))
+        return 0 if ok else 1
     finally:
         v.kill()
         bed.stop()
+        shutil.rmtree(work, ignore_errors=True)   # the volumes' sparse files
 
 
 if __name__ == "__main__":

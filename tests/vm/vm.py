@@ -410,7 +410,7 @@ class VM:
              "-kernel", kernel_path(),
              "-append", "root=/dev/nvme0n1 rw console=ttyS0,115200 panic=-1 "
                         "systemd.show_status=0 net.ifnames=0 nvme_core.io_timeout=30 quiet loglevel=4 "
-                        "systemd.journald.forward_to_console=0 " + self.cmdline_extra,
+                        "systemd.journald.forward_to_console=0 no_timer_check " + self.cmdline_extra,
              "-serial", f"file:{os.path.join(self.workdir, f'console.{self.boots}.log')}",
              "-qmp", f"unix:{os.path.join(self.workdir, 'qmp.sock')},server=on,wait=off",
              "-chardev", f"socket,id=qga0,path={os.path.join(self.workdir, 'qga.sock')},server=on,wait=off",

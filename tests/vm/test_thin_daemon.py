@@ -6,7 +6,7 @@ import threading
 import time
 
 from ec2bed import daemon_config
-from helpers import GIB, MIB, nvme_by_serial, record_result, status
+from helpers import GIB, MIB, check_payload, nvme_by_serial, record_result, status, write_payload
 
 # 16 MiB chunks of real writes, each timed (guest clock); any failure is the exit status
 TIMED_WRITER = """
@@ -61,7 +61,8 @@ def test_thin_daemon_fill_stall_reclaim(bed):
     p = pool(vm)
     assert p["virtual_bytes"] == 16 * GIB                      # max_total_gib
     assert p["low_water_mark_bytes"] == 256 * MIB
-    vm.sh("dd if=/dev/zero of=/var/lib/docker/prefill bs=1M count=560 conv=fsync status=none")
+    write_payload(vm, mib=32)
+    vm.sh("dd if=/dev/zero of=/var/lib/docker/prefill bs=1M count=528 conv=fsync status=none")
     vm.run(["systemctl", "start", "dmscale-daemon.service"])
     vm.wait_for("journalctl -u dmscale-daemon -o cat | grep -q 'thin pool: provisioning follows'", timeout=30)
 
@@ -125,6 +126,7 @@ def test_thin_daemon_fill_stall_reclaim(bed):
     record_result("thin_reclaimed_fraction", round(reclaimed / max(1, size), 3))
     assert reclaimed >= 0.8 * size, (used_before, used, size)
 
+    assert check_payload(vm)
     # the simulator agrees with the pool; nothing leaked, no protocol violations
     assert sim.violations == []
     with sim.lock:

@@ -94,6 +94,7 @@ install: $(B)/dmscale man
 	install -D -m 0644 $(B)/man/dmscale.json.5 $(DESTDIR)$(MANDIR)/man5/dmscale.json.5
 	install -D -m 0644 udev-rules/69-dmscale.rules $(DESTDIR)$(UDEVRULESDIR)/69-dmscale.rules
 	for u in systemd/*.service; do install -D -m 0644 $$u $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u); done
+	install -D -m 0644 systemd/docker.service.d/dmscale.conf $(DESTDIR)$(SYSTEMDUNITDIR)/docker.service.d/dmscale.conf
 	install -d $(DESTDIR)$(SYSCONFDIR)/dmscale
 
 # Man pages from scdoc sources (man/*.scd).

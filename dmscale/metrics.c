@@ -194,7 +194,7 @@ static void enum_gauge(struct out *o, const char *label, const char *const *valu
 
 static void print_pool(struct out *o, const struct dms_status *st)
 {
-	static const char *const states[] = { "active", "inactive", "degraded" };
+	static const char *const states[] = { "active", "growing", "inactive", "degraded" };
 	family(o, "dmscale_pool_info", "gauge",
 	       "Pool identity: device-mapper target (linear or thin), filesystem type, pool uuid, "
 	       "device and mount point; always 1.");

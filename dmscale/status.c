@@ -162,8 +162,13 @@ int dms_status_collect(const char *pool, struct dms_status *st)
 				m->data_bytes = l->members[i].data_bytes;
 				m->have_layout = true;
 			}
-			if (r == -ENODEV || (active && table_members < l->member_count))
+			if (r == -ENODEV)
 				snprintf(st->state, sizeof(st->state), "degraded");
+			else if (active && table_members < l->member_count)
+				/* labels already list a member the table does not have yet: an
+				 * attach between its label writes and its reload (or one cut
+				 * off there, which the next attach or boot finishes) */
+				snprintf(st->state, sizeof(st->state), "growing");
 			if (r == -ENODEV)
 				snprintf(st->note, sizeof(st->note), "%zu member(s) missing", a->missing_count);
 		} else if (r != -ENOENT) {
@@ -343,7 +348,8 @@ int dms_status_print_table(const struct dms_status *st, FILE *f)
 	const json_t *dj = st->daemon;
 	if (dj) {
 		human((bytes_t)json_integer_value(json_object_get(dj, "threshold_bytes")), a, sizeof(a));
-		human((bytes_t)json_number_value(json_object_get(dj, "fill_rate_bps")), b, sizeof(b));
+		double rate = json_number_value(json_object_get(dj, "fill_rate_bps"));
+		human(rate > 0 ? (bytes_t)rate : 0, b, sizeof(b));   /* shrinking shows as 0 */
 		fprintf(f, "\ndaemon      %s; provisions below %s free; fill rate %s/s; %lld provisioned, "
 			"%lld failed; last: %s%s%s\n", st->daemon_running ? "running" : "NOT running", a, b,
 			(long long)json_integer_value(json_object_get(dj, "provisioned")),

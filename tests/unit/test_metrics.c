@@ -387,6 +387,7 @@ static const char linear_expected[] =
 	"# HELP dmscale_pool_state Pool state: 1 for the current one, 0 for the others.\n"
 	"# TYPE dmscale_pool_state gauge\n"
 	"dmscale_pool_state{pool=\"scratch\",state=\"active\"} 1\n"
+	"dmscale_pool_state{pool=\"scratch\",state=\"growing\"} 0\n"
 	"dmscale_pool_state{pool=\"scratch\",state=\"inactive\"} 0\n"
 	"dmscale_pool_state{pool=\"scratch\",state=\"degraded\"} 0\n"
 	"# HELP dmscale_pool_generation Generation of the pool's labels, incremented by every append (reading "
@@ -454,7 +455,7 @@ static void test_linear_exact(void **state)
 		fprintf(stderr, "--- got ---\n%s", text);
 	assert_string_equal(text, linear_expected);
 	assert_int_equal(c.families, 15);
-	assert_int_equal(c.samples, 20);
+	assert_int_equal(c.samples, 21);
 	assert_string_equal(c.pool, "scratch");
 	/* the same through a FILE * */
 	char *buf = NULL;

@@ -17,6 +17,9 @@ before Docker started (nothing below the mount point on the root fs, Docker's
 root dir on the pool), the assemble unit enabled, the daemon enabled and
 running with the user data's config.
 
+A second boot: dmscale-assemble brings the pool back, the user data's
+`dmscale init` finds it labelled (no mkfs, no reinstall, labels unchanged).
+
 Then the package's life cycle on the live pool: upgrade to a newer version
 (the daemon restarts, assemble is not re-run, the table/labels/data do not
 change), and purge (configuration and state gone, nothing of the package
@@ -363,10 +366,33 @@ def _run(b, deb, work):
           f"EC2 calls: {sorted(set(acts))}")
     assert g.get("mounted", 0) < g.get("docker", 1e9)
 
-    # ---- upgrade on the live pool
+    # ---- second boot: dmscale-assemble mounts the pool before docker; the user
+    # data's `dmscale init` finds it labelled and active (no mkfs); no reinstall
     write_payload(vm, mib=16)
     table = vm.sh("dmsetup table dmscale-scratch")
     labels = label_sum(vm, dev)
+    t1 = time.monotonic()
+    vm.reboot(boot_timeout=600)
+    rc, out, err = vm.run(["cloud-init", "status", "--wait", "--long"], check=False, timeout=1200)
+    result = json.loads(vm.sh("cat /run/cloud-init/result.json"))["v1"]
+    assert rc == 0 and result["errors"] == [], (out, err, result,
+                                                vm.sh("journalctl -b -o cat -u cloud-init.service"))
+    assert vm.sh("systemctl is-active dmscale-assemble.service").strip() == "active"
+    assert vm.sh("findmnt -n -o SOURCE /var/lib/docker").strip() == "/dev/mapper/dmscale-scratch"
+    ci = vm.sh("journalctl -b -o cat -u cloud-init.service")
+    assert "running mkfs" not in ci and "Setting up dmscale" not in ci, ci[-3000:]
+    assert check_payload(vm)
+    dev = vm.sh(f"for c in /sys/class/nvme/nvme*; do [ \"$(tr -d ' ' < $c/serial)\" = \"{data.serial}\" ] "
+                "&& ls -d $c/nvme*n1 | sed 's,.*/,/dev/,'; done").strip()
+    assert label_sum(vm, dev) == labels, "labels rewritten by assembly or init of a consistent pool"
+    # the same table, over the member's device number of this boot
+    majmin = vm.sh(f"lsblk -dno MAJ:MIN {dev}").strip()
+    assert vm.sh("dmsetup table dmscale-scratch") == re.sub(r"\b\d+:\d+\b", majmin, table)
+    table = vm.sh("dmsetup table dmscale-scratch")
+    vm.wait_for("systemctl is-active -q dmscale-daemon.service docker.service", timeout=600, interval=1)
+    print(f"[cloud-init] second boot: pool reassembled, cloud-init done {time.monotonic() - t1:.0f}s after reboot")
+
+    # ---- upgrade on the live pool
     assemble_t = unit_prop(vm, "dmscale-assemble.service", "ActiveEnterTimestampMonotonic")
     daemon_pid = unit_prop(vm, "dmscale-daemon.service", "MainPID")
     up, up_version = upgraded_package(deb, work)

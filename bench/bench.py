@@ -691,7 +691,7 @@ def section_race(b, res, targets=("linear", "thin")):
         sec["targets"][target] = e
         bound_guess = 0.9 * s0 / MIB / P["race_latency_s"]        # MiB/s: ~free at start / latency
         if target == "linear":
-            rate, lo, hi, ntr = (0.8 * bound_guess if not SMOKE else 32.0), None, None, P["race_trials"]
+            rate, lo, hi, ntr = (0.8 * bound_guess if not SMOKE else 64.0), None, None, P["race_trials"]
         else:   # real data writes: the TCG guest writes ~20-40 MiB/s, one trial at a rate it can hold
             rate, lo, hi, ntr = float(P["thin_rate"]), None, None, 1
         e["writer"] = "4 MiB posix_fallocate steps" if target == "linear" else "1 MiB O_DIRECT writes"

@@ -247,6 +247,11 @@ def render(res):
     fp = res.get("footprint")
     w("## 6. Daemon footprint while idle\n")
     if fp:
+        if not m.get("smoke"):
+            w("This VM ran beside the VM of sections 1–2 (to fit the 30-minute budget); the guest-side CPU "
+              "figures of both the daemon and the loops are measured in the same window, so their ratio holds, "
+              "but the absolute CPU % is inflated by host contention (a guest vCPU that is descheduled on the host "
+              "while a process runs bills that process).\n")
         w(f"{fp['idle_s']:.0f} s idle (guest clock), all three side by side in one VM, each in its own systemd unit "
           "(CPU = the unit cgroup's CPUUsageNSec, children included); then `strace -c -f` attached to each for "
           f"{fp['rows'][next(iter(fp['rows']))].get('strace_s')} s for the syscall counts. The forked `df` itself "

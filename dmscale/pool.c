@@ -796,6 +796,32 @@ out:
 	return r;
 }
 
+/* Is devnum a dependency of the pool's live data table (dmscale-N or, for a
+ * thin pool, dmscale-N-tdata)? Checked under the pool lock so that a running
+ * assembly finishes first. */
+static bool member_in_live_table(const char *pool, dev_t devnum)
+{
+	char name[160];
+	dev_t deps[DMS_MAX_MEMBERS];
+	size_t n = 0;
+	bool found = false;
+	int lock = dms_pool_lock(pool);
+	if (lock < 0)
+		return false;
+	int saved = log_get_level();
+	log_set_level(LOG_LVL_ERR - 1);
+	struct dms_dm_info info;
+	snprintf(name, sizeof(name), "dmscale-%s-tdata", pool);         /* thin: the data table */
+	if (dms_dm_info(name, &info) < 0 || !info.exists)
+		snprintf(name, sizeof(name), "dmscale-%s", pool);        /* linear */
+	if (dms_dm_info(name, &info) == 0 && info.exists && dms_dm_deps(name, deps, DMS_MAX_MEMBERS, &n) == 0)
+		for (size_t i = 0; i < n; i++)
+			found |= deps[i] == devnum;
+	log_set_level(saved);
+	dms_pool_unlock(lock);
+	return found;
+}
+
 /* Which pool expects this volume id (the daemon's pending lists)? */
 static int find_pending_pool(const char *volume_id, char *pool, size_t len)
 {
@@ -841,6 +867,12 @@ int dms_cmd_attach(const struct dms_opts *o, const char *device)
 					       cur.pool_name);
 		log_info("%s: carries a label of pool %s (member %u, generation %llu)", device, cur.pool_name,
 			 cur.member_index, (unsigned long long)cur.generation);
+		if (o->udev && member_in_live_table(cur.pool_name, d.devnum)) {
+			/* Boot: every member's coldplug event lands here once the pool is
+			 * assembled; a full scan each would make boot O(members^2). */
+			log_info("pool %s: %s is already in the live table; nothing to do", cur.pool_name, device);
+			return 0;
+		}
 		r = assemble_one(cur.pool_name, NULL, true);
 		if (r == -ENODEV && o->udev) {
 			log_info("pool %s: waiting for its other members", cur.pool_name);

@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -138,6 +139,10 @@ def build_installed_image(out_img, size_gib=3):
     shutil.rmtree(stage)
     shutil.rmtree(inst)
     return time.monotonic() - t0
+
+
+class QemuExited(VMError):
+    """QEMU stopped while the guest was booting (a panic with -no-reboot)."""
 
 
 class QMP:
@@ -434,7 +439,20 @@ class VM:
         return a
 
     def start(self, cold_disks=None, shuffle_seed=None, boot_timeout=120):
-        """Boot. cold_disks: Disks present at power-on (in this port order)."""
+        """Boot. cold_disks: Disks present at power-on (in this port order).
+        A guest that dies during early boot (TCG on a loaded host can still trip
+        the kernel's timer checks) is powered on once more."""
+        for attempt in (1, 2):
+            try:
+                return self._start_once(cold_disks, shuffle_seed, boot_timeout)
+            except QemuExited:
+                self._reap()
+                if attempt == 2:
+                    raise
+                print(f"[bed] QEMU exited during boot; powering on again:\n{self.console_tail(15)}",
+                      file=sys.stderr)
+
+    def _start_once(self, cold_disks, shuffle_seed, boot_timeout):
         if self.running():
             raise VMError("already running")
         cold = list(cold_disks if cold_disks is not None else
@@ -464,10 +482,16 @@ class VM:
             time.sleep(0.05)
         self.qmp = QMP(os.path.join(self.workdir, "qmp.sock"))
         self.qga = GuestAgent(os.path.join(self.workdir, "qga.sock"))
-        try:
-            self.qga.connect(boot_timeout)
-        except VMError:
-            raise VMError("guest did not come up; console tail:\n" + self.console_tail())
+        end = time.monotonic() + boot_timeout
+        while True:
+            try:
+                self.qga.connect(min(5, max(1, end - time.monotonic())))
+                break
+            except VMError:
+                if self.proc.poll() is not None:
+                    raise QemuExited("QEMU exited during boot; console tail:\n" + self.console_tail())
+                if time.monotonic() >= end:
+                    raise VMError("guest did not come up; console tail:\n" + self.console_tail())
         self.boot_seconds = time.monotonic() - self.t_start
         return self.boot_seconds
 

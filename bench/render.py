@@ -291,6 +291,37 @@ def render(res):
     else:
         w("(section did not run)\n")
 
+    # 8
+    tv = res.get("thin_vs_linear")
+    w("## 8. dm-thin vs dm-linear (ext4): write stall during an attach, space given back on delete\n")
+    if tv:
+        w(f"One VM, a linear and a thin pool side by side, {tv['trials']} trials each, the order alternating. "
+          "Stall: the fio writer of section 2 on each pool while a 1 GiB disk is attached to it (window: device "
+          "node ⇒ attach command done). Reclaim: 4 files of random data written (O_DIRECT), two deleted; "
+          "*reclaimed* is how much of the deleted bytes left the usage figure the daemon provisions against "
+          "(linear: the filesystem's used bytes; thin: the pool's allocated data blocks, returned by the "
+          "filesystem's online discard). EBS capacity itself is never returned in either mode.\n")
+        w("| pool | attach done (s) | p99 (µs) | p99.9 (µs) | max (µs) | errors | reclaimed | seconds to 95 % |")
+        w("|---|---|---|---|---|---|---|---|")
+        for name, e in tv["paths"].items():
+            if not e.get("available", True) or not e.get("stall"):
+                w(f"| {name} | {e.get('note') or 'not measured'} | | | | | | |")
+                continue
+            w(f"| {name} | {s(e['attach_done_s'], nd=2)} | {s(e['p99_us'], nd=0)} | {s(e['p999_us'], nd=0)} | "
+              f"{s(e['max_us'], nd=0)} | {e['errors']} | {s(e['reclaimed_fraction'], nd=2)} | "
+              f"{s(e['seconds_to_95pct'], nd=1)} |")
+        w("\n| ratio (> 1×: thin is slower / stalls longer) | value |\n|---|---|")
+        for k, v in tv["ratios"].items():
+            w(f"| {k} | {r(v)} |")
+        m = res.get("meta", {})
+        if m.get("thin_vs_linear_commit"):
+            w(f"\nThis section was run on its own (`bench/bench.py --only thin_vs_linear`, commit "
+              f"{m['thin_vs_linear_commit']}, {m.get('thin_vs_linear_wall_s', 0):.0f} s) and merged into this run's "
+              "results; both pools of each comparison were still measured in one VM.")
+        w("\nThe fastest steady fill without ENOSPC for both targets is in section 5.\n")
+    else:
+        w("(section did not run)\n")
+
     w(closing(res))
     return "\n".join(out) + "\n"
 
@@ -405,6 +436,15 @@ def closing(res):
                          "request-rate buckets.")
         if c["ratio_seed_over_dmscale_provisioned"] < 1:
             loses.append("provisioned bytes: the seed model provisioned less for this trace.")
+    tv = res.get("thin_vs_linear")
+    if tv and tv.get("ratios"):
+        for k, v in tv["ratios"].items():
+            if v is not None:
+                heads.append(f"{k}: {v:.2f}× (> 1× = thin worse)")
+        mx = tv["ratios"].get("thin / linear stall max")
+        if mx is not None and mx > 1.15:
+            loses.append(f"thin stalls writers longer during an attach ({mx:.2f}× the max latency): its attach "
+                         "suspends and resumes two devices (the data device, then the pool).")
     lines.append("Headline ratios (> 1× favours dmscale unless stated):\n")
     lines += [f"- {h}" for h in heads] or ["- (no ratios: sections missing)"]
     lines.append("\nWhere dmscale loses in this run, and why:\n")

@@ -1,30 +1,64 @@
 #!/bin/bash
 # Build (or reuse) the cached Debian 12 guest root filesystem for the VM test bed.
-# Output: $OUT/rootfs/ (a directory) and $OUT/rootfs.stamp holding the recipe hash.
-# The recipe hash covers this script, so changing the package list rebuilds.
+# The cache lives outside the clone ($DMSCALE_CACHE, default /var/cache/dmscale),
+# keyed by a recipe hash (this script, the guest hook and the package list), so
+# a clean CI clone reuses it. $OUT/rootfs becomes a symlink to the cached tree.
+# A cache entry is used only if its stamp (written last, after an atomic rename)
+# names the recipe and its file manifest still matches: a partial or damaged
+# tree is detected and rebuilt, never used.
 set -euo pipefail
 OUT=${1:?usage: build-base.sh OUTDIR}
 here=$(cd "$(dirname "$0")" && pwd)
+CACHE=${DMSCALE_CACHE:-/var/cache/dmscale}/vm
 PKGS=(
   systemd-sysv udev kmod dbus
   e2fsprogs xfsprogs btrfs-progs lvm2 thin-provisioning-tools util-linux
   linux-image-cloud-amd64 qemu-guest-agent
   libdevmapper1.02.1 libudev1 libaio1 libcurl4 libjansson4 libblkid1 libkmod2
-  libxml2 libssl3 ca-certificates iproute2 procps fio strace python3-minimal
+  libmount1 libuuid1 libxml2 libssl3 ca-certificates iproute2 procps fio strace python3-minimal
   docker.io cloud-init busybox-static
 )
 recipe=$( (cat "$0" "$here/customize-guest.sh"; printf '%s\n' "${PKGS[@]}") | sha256sum | cut -c1-16)
-if [ -f "$OUT/rootfs.stamp" ] && [ "$(cat "$OUT/rootfs.stamp")" = "$recipe" ] && [ -d "$OUT/rootfs/boot" ]; then
-  echo "build-base: reusing cached guest rootfs ($recipe)"
-  exit 0
+entry=$CACHE/$recipe
+
+# Names, types, sizes and modes of every file: cheap (about a second) and
+# catches a tree that was cut short or damaged after it was stamped.
+manifest() { (cd "$1" && find . -xdev -printf '%p %y %s %m %l\n' | LC_ALL=C sort | sha256sum | cut -c1-64); }
+
+link_out() {
+  mkdir -p "$OUT"
+  rm -rf "$OUT/rootfs" "$OUT/rootfs.stamp"
+  ln -s "$entry/rootfs" "$OUT/rootfs"
+}
+
+if [ -f "$entry/stamp" ] && [ -d "$entry/rootfs/boot" ]; then
+  read -r s_recipe s_manifest < "$entry/stamp" || true
+  if [ "${s_recipe:-}" = "$recipe" ] && [ "${s_manifest:-}" = "$(manifest "$entry/rootfs")" ]; then
+    echo "build-base: reusing cached guest rootfs $entry"
+    link_out
+    exit 0
+  fi
+  echo "build-base: cached rootfs $entry does not match its stamp (partial or damaged): rebuilding"
 fi
-mkdir -p "$OUT"
-rm -rf "$OUT/rootfs" "$OUT/rootfs.stamp"
-# Use the same mirror as the host's apt sources.
-mirror=$(apt-get indextargets --format '$(REPO_URI)' 'Created-By: Packages' 2>/dev/null \
-          | grep -v security | grep -m1 debian || true)
-mirror=${mirror:-http://deb.debian.org/debian/}
-security=${mirror%/debian/}/debian-security
+
+# The host's own apt sources, and nothing else: no mirror is named in this tree.
+mirror=$(apt-get indextargets --format '$(REPO_URI)' 'Created-By: Packages' 'Codename: bookworm' 2>/dev/null \
+          | grep -m1 -v security || true)
+security=$(apt-get indextargets --format '$(REPO_URI)' 'Created-By: Packages' 'Codename: bookworm-security' 2>/dev/null \
+          | head -1 || true)
+if [ -z "$mirror" ]; then
+  echo "build-base: no Debian 12 (bookworm) apt source found on this host." >&2
+  echo "build-base: add one to /etc/apt/sources.list(.d), run 'apt-get update', and retry." >&2
+  exit 1
+fi
+sources=("deb $mirror bookworm main" "deb $mirror bookworm-updates main")
+[ -n "$security" ] && sources+=("deb $security bookworm-security main")
+
+mkdir -p "$CACHE"
+# Other recipes' entries are stale: keep the cache at one guest.
+find "$CACHE" -mindepth 1 -maxdepth 1 ! -name "$recipe" -exec rm -rf {} +
+tmp=$(mktemp -d "$CACHE/.build.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
 echo "build-base: mmdebstrap from $mirror (recipe $recipe)"
 start=$(date +%s)
 mmdebstrap --variant=minbase --mode=root \
@@ -33,9 +67,13 @@ mmdebstrap --variant=minbase --mode=root \
   --dpkgopt='path-exclude=/usr/share/man/*' \
   --dpkgopt='path-exclude=/usr/share/locale/*' \
   --customize-hook="$here/customize-guest.sh \"\$1\"" \
-  bookworm "$OUT/rootfs" \
-  "deb $mirror bookworm main" \
-  "deb $mirror bookworm-updates main" \
-  "deb $security bookworm-security main"
-echo "$recipe" > "$OUT/rootfs.stamp"
-echo "build-base: done in $(( $(date +%s) - start )) s, $(du -sh "$OUT/rootfs" | cut -f1)"
+  bookworm "$tmp/rootfs" "${sources[@]}"
+rm -rf "$entry"
+mkdir -p "$entry"
+mv "$tmp/rootfs" "$entry/rootfs"
+sync -f "$entry/rootfs"
+echo "$recipe $(manifest "$entry/rootfs")" > "$entry/stamp.tmp"
+sync "$entry/stamp.tmp"
+mv "$entry/stamp.tmp" "$entry/stamp"
+link_out
+echo "build-base: done in $(( $(date +%s) - start )) s, $(du -sh "$entry/rootfs" | cut -f1)"

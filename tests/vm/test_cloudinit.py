@@ -132,7 +132,7 @@ def build_cloudinit_image(out_img, deb, size_gib=3):
     stage = f"{out_img}.stage.{os.getpid()}"
     tmp_img = f"{out_img}.tmp.{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
-    subprocess.run(["cp", "-al", vmlib.ROOTFS, stage], check=True)
+    subprocess.run(["cp", "-al", os.path.realpath(vmlib.ROOTFS), stage], check=True)
     vmlib.tune_guest(stage)
     os.unlink(os.path.join(stage, "etc/cloud/cloud-init.disabled"))
     # The network as an EC2 instance has it at boot: networkd, and

@@ -28,6 +28,8 @@ BUILD = os.environ.get("DMSCALE_BUILD", os.path.join(PROJECT, "build"))
 VMDIR = os.path.join(BUILD, "vm")
 ROOTFS = os.path.join(VMDIR, "rootfs")
 
+ACCEL = os.environ.get("DMSCALE_VM_ACCEL", "tcg")
+CPU = os.environ.get("DMSCALE_VM_CPU", "max")
 ROOT_PORTS = 32            # pcie-root-ports reserved per VM (~30 hot-plugs)
 DEFAULT_TIMEOUT_S = 600    # hard limit on any VM's life
 
@@ -117,7 +119,7 @@ def build_installed_image(out_img, size_gib=3):
         shutil.rmtree(d, ignore_errors=True)
     # Hard-link copy of the cache: cheap, and the cache is never written through it
     # because the install tree is copied over with --remove-destination.
-    subprocess.run(["cp", "-al", ROOTFS, stage], check=True)
+    subprocess.run(["cp", "-al", os.path.realpath(ROOTFS), stage], check=True)
     subprocess.run(["make", "-s", "-C", PROJECT, "install", f"DESTDIR={inst}"],
                    check=True, stdout=subprocess.DEVNULL)
     subprocess.run(["cp", "-a", "--remove-destination", inst + "/.", stage + "/"], check=True)
@@ -409,7 +411,7 @@ class VM:
 
     # ---- lifecycle ---------------------------------------------------------
     def _argv(self, cold_disks):
-        a = ["qemu-system-x86_64", "-machine", "q35,accel=tcg", "-cpu", "max",
+        a = ["qemu-system-x86_64", "-machine", "q35,accel=" + ACCEL, "-cpu", CPU,
              "-smp", str(self.smp), "-m", str(self.mem_mib),
              "-nodefaults", "-display", "none", "-no-reboot",
              "-kernel", kernel_path(),

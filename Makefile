@@ -26,7 +26,8 @@ OBJS    := $(SRCS:%.c=$(B)/obj/%.o)
 TESTS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 PY      ?= /usr/bin/python3
 
-.PHONY: all check check-unit check-unit-san check-valgrind check-vm bench install clean deps demo lint image man deb check-deb
+# check-fresh: everything but the VMs, in a fresh Debian 12 chroot (tools/check-fresh.sh).
+.PHONY: check-fresh all check check-unit check-unit-san check-valgrind check-vm bench install clean deps demo lint image man deb check-deb
 
 all: $(B)/dmscale
 
@@ -61,6 +62,7 @@ check-unit-san:
 # guest waiting (boot, hot-plug, the simulator), so two overlap well on 2 cores.
 VM_JOBS ?= 2
 check-vm: all
+	tests/vm/preflight.sh
 	tests/vm/build-base.sh $(B)/vm
 	cd tests/vm && $(PY) -m pytest -v -rfE --durations=15 -p no:cacheprovider -n $(VM_JOBS) $(PYTEST_ARGS) .
 
@@ -74,15 +76,20 @@ check: check-unit check-unit-san check-valgrind lint check-deb check-vm
 
 # Benchmarks (docs/BENCHMARKS.md, bench/results.json); BENCH_SMOKE=1 for a tiny run.
 bench: all
+	tests/vm/preflight.sh
 	tests/vm/build-base.sh $(B)/vm
 	$(PY) bench/bench.py $(BENCH_ARGS)
 
 demo: all
+	tests/vm/preflight.sh
 	tests/vm/build-base.sh $(B)/vm
 	$(PY) tests/vm/demo.py
 
 deps:
 	tools/deps.sh
+
+check-fresh:
+	tools/check-fresh.sh
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \

@@ -18,7 +18,7 @@ PKGS=(
   libmount1 libuuid1 libxml2 libssl3 ca-certificates iproute2 procps fio strace python3-minimal
   docker.io cloud-init busybox-static
 )
-recipe=$( (cat "$0" "$here/customize-guest.sh"; printf '%s\n' "${PKGS[@]}") | sha256sum | cut -c1-16)
+recipe=$( (cat "$0" "$here/customize-guest.sh" "$here/../../tools/apt-sources.sh"; printf '%s\n' "${PKGS[@]}") | sha256sum | cut -c1-16)
 entry=$CACHE/$recipe
 
 # Names, types, sizes and modes of every file: cheap (about a second) and
@@ -35,6 +35,7 @@ if [ -f "$entry/stamp" ] && [ -d "$entry/rootfs/boot" ]; then
   read -r s_recipe s_manifest < "$entry/stamp" || true
   if [ "${s_recipe:-}" = "$recipe" ] && [ "${s_manifest:-}" = "$(manifest "$entry/rootfs")" ]; then
     echo "build-base: reusing cached guest rootfs $entry"
+    touch "$entry"
     link_out
     exit 0
   fi
@@ -42,24 +43,16 @@ if [ -f "$entry/stamp" ] && [ -d "$entry/rootfs/boot" ]; then
 fi
 
 # The host's own apt sources, and nothing else: no mirror is named in this tree.
-mirror=$(apt-get indextargets --format '$(REPO_URI)' 'Created-By: Packages' 'Codename: bookworm' 2>/dev/null \
-          | grep -m1 -v security || true)
-security=$(apt-get indextargets --format '$(REPO_URI)' 'Created-By: Packages' 'Codename: bookworm-security' 2>/dev/null \
-          | head -1 || true)
-if [ -z "$mirror" ]; then
-  echo "build-base: no Debian 12 (bookworm) apt source found on this host." >&2
-  echo "build-base: add one to /etc/apt/sources.list(.d), run 'apt-get update', and retry." >&2
-  exit 1
-fi
-sources=("deb $mirror bookworm main" "deb $mirror bookworm-updates main")
-[ -n "$security" ] && sources+=("deb $security bookworm-security main")
+sources_txt=$("$here/../../tools/apt-sources.sh")
+mapfile -t sources <<< "$sources_txt"
 
 mkdir -p "$CACHE"
-# Other recipes' entries are stale: keep the cache at one guest.
-find "$CACHE" -mindepth 1 -maxdepth 1 ! -name "$recipe" -exec rm -rf {} +
+# Entries of other recipes unused for a week are stale (another checkout may
+# still boot guests from a newer one, so never remove those).
+find "$CACHE" -mindepth 1 -maxdepth 1 -type d ! -name "$recipe" -mtime +7 -exec rm -rf {} +
 tmp=$(mktemp -d "$CACHE/.build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-echo "build-base: mmdebstrap from $mirror (recipe $recipe)"
+echo "build-base: mmdebstrap from ${sources[0]} (recipe $recipe)"
 start=$(date +%s)
 mmdebstrap --variant=minbase --mode=root \
   --include="$(IFS=,; echo "${PKGS[*]}")" \

@@ -11,7 +11,7 @@ DESTDIR       ?=
 VERSION       := 0.3.0
 
 CC      ?= gcc
-PKGS    := devmapper libudev libcurl jansson blkid libkmod libxml-2.0 libcrypto
+PKGS    := devmapper libudev libcurl jansson blkid mount uuid libkmod libxml-2.0 libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -laio
 OPTFLAGS ?= -O2 -g

@@ -235,7 +235,8 @@ int dms_aio_batch_run(struct dms_aio_batch *b, int timeout_ms)
 	}
 	for (size_t i = 0; i < b->n; i++) {
 		struct req *q = &b->req[i];
-		if (g.inflight + k >= DMS_AIO_QUARANTINE_MAX) {
+		/* Everything in flight now passed its deadline in an earlier run. */
+		if (g.inflight >= DMS_AIO_QUARANTINE_MAX) {
 			fail(q, -EBUSY);
 			first_err = first_err ? first_err :
 				log_error_errno(EBUSY, "%s: %u I/O requests are stuck in devices that stopped "

@@ -78,6 +78,12 @@ int dms_device_inspect(const char *node, struct dms_device *d)
 	}
 	if (fd < 0)
 		return log_error_errno(errno, "%s: cannot open: %m", node);
+	struct stat fst;
+	if (fstat(fd, &fst) < 0 || fst.st_rdev != d->devnum) {
+		close(fd);
+		return log_error_errno(ESTALE, "%s: the device changed while it was inspected; run the command "
+				       "again", node);
+	}
 	uint64_t size = 0;
 	int r = ioctl(fd, BLKGETSIZE64, &size);
 	int saved = errno;

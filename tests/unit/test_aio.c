@@ -81,6 +81,24 @@ static void test_bad_requests(void **state)
 	close(a);
 }
 
+/* A full batch (far more requests than the quarantine bound) goes out in one
+ * submit and completes. */
+static void test_full_batch(void **state)
+{
+	(void)state;
+	int a = make_dev(0x42);
+	struct dms_aio_batch *bt = dms_aio_batch_new();
+	for (int i = 0; i < DMS_AIO_BATCH_MAX; i++)
+		assert_non_null(dms_aio_batch_add(bt, a, DMS_AIO_READ, (bytes_t)(i % 16) * 512, 512, "a"));
+	assert_null(dms_aio_batch_add(bt, a, DMS_AIO_READ, 0, 512, "a"));     /* full */
+	assert_int_equal(dms_aio_batch_run(bt, 1000), 0);
+	assert_int_equal(fake.submits, 1);
+	for (int i = 0; i < DMS_AIO_BATCH_MAX; i++)
+		assert_int_equal(dms_aio_batch_result(bt, (size_t)i), 512);
+	dms_aio_batch_free(bt);
+	close(a);
+}
+
 /* The device never answers in time, then answers late. */
 static void test_timeout_quarantines_until_late_completion(void **state)
 {
@@ -221,6 +239,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_batches_share_one_context, fake_install, fake_remove),
 		cmocka_unit_test_setup_teardown(test_write_fua, fake_install, fake_remove),
 		cmocka_unit_test_setup_teardown(test_bad_requests, fake_install, fake_remove),
+		cmocka_unit_test_setup_teardown(test_full_batch, fake_install, fake_remove),
 		cmocka_unit_test_setup_teardown(test_timeout_quarantines_until_late_completion, fake_install,
 						fake_remove),
 		cmocka_unit_test_setup_teardown(test_partial_timeout, fake_install, fake_remove),

@@ -15,6 +15,7 @@
 
 #include "dmscale/device.h"
 #include "dmscale/log.h"
+#include "dmscale/probe.h"
 #include "tests/unit/fake_aio.h"
 
 #define NDEV 3
@@ -186,6 +187,9 @@ static void test_open_checks_rdev(void **state)
 			assert_int_equal(d.fd, -1);
 			assert_int_equal(dms_device_open_checked(&d, DMS_DEV_RW), -ESTALE);
 			assert_int_equal(d.fd, -1);
+			char what[64];
+			assert_int_equal(dms_probe_signatures_checked(node, makedev(7, 1), what, sizeof(what)),
+					 -ESTALE);
 		}
 		unlink(node);
 	}
@@ -194,6 +198,8 @@ static void test_open_checks_rdev(void **state)
 	close(fd);
 	snprintf(d.node, sizeof(d.node), "%s", file);
 	assert_int_equal(dms_device_open_ro(&d), -ENOTBLK);
+	char what2[64];
+	assert_int_equal(dms_probe_signatures_checked(file, makedev(7, 0), what2, sizeof(what2)), -ESTALE);
 	unlink(file);
 	rmdir(dir);
 	if (skip)

@@ -1,4 +1,20 @@
-/* Block device adapter: identity, size, in-use checks, label I/O with libaio. */
+/* Block device adapter: identity, size, in-use checks, label I/O with libaio.
+ *
+ * How a command writes labels (one checked open per device, one submit per
+ * batch, one udev "change" per device per command):
+ *   1. dms_device_inspect() each device; dms_device_read_labels() on all of
+ *      them at once (one submit; devices without an fd are opened read-only
+ *      and closed again, which triggers no udev event).
+ *   2. The new device: dms_device_open_checked(d, DMS_DEV_RW | DMS_DEV_EXCL)
+ *      is both the "not in use" check (O_EXCL) and the fd its labels go
+ *      through; keep it open. Old members, held by dm: DMS_DEV_RW.
+ *   3. dms_device_write_labels() per crash-safe batch: {new} copy A, {new}
+ *      copy B, {old members} copy A, {old members} copy B; stop at the first
+ *      error.
+ *   4. dms_device_close() each device once, at the end: every close of a
+ *      writable block fd makes udev re-run blkid on the disk. A long-lived
+ *      process (the daemon) may keep members open across attaches.
+ * dms_device_write_label/zero/read_label remain for single-device callers. */
 #ifndef DMSCALE_DEVICE_H
 #define DMSCALE_DEVICE_H
 #include <stdbool.h>

@@ -90,3 +90,41 @@ int dms_mountinfo_find_devnum(const char *path, dev_t devnum, char *mp, size_t m
 		c.real[0] = '\0';
 	return dms_mountinfo_foreach(path, match_devnum, &c);
 }
+
+struct target_ctx {
+	const char *target;
+	int found;
+	dev_t devnum;
+	char *source;
+	size_t source_len;
+	int err;
+};
+
+static int match_target(const struct dms_mount_entry *m, void *userdata)
+{
+	struct target_ctx *c = userdata;
+	if (strcmp(m->target, c->target))
+		return 0;
+	c->found = 1;                 /* keep going: a later mount stacks on top */
+	c->devnum = m->devnum;
+	c->err = 0;
+	if (c->source_len && snprintf(c->source, c->source_len, "%s", m->source) >= (int)c->source_len)
+		c->err = -ENAMETOOLONG;
+	return 0;
+}
+
+int dms_mountinfo_find_target(const char *path, const char *target, dev_t *devnum, char *source,
+			      size_t source_len)
+{
+	char real[PATH_MAX];
+	struct target_ctx c = { .target = realpath(target, real) ? real : target, .source = source,
+				.source_len = source_len };
+	int r = dms_mountinfo_foreach(path, match_target, &c);
+	if (r < 0)
+		return r;
+	if (c.err < 0)
+		return c.err;
+	if (c.found && devnum)
+		*devnum = c.devnum;
+	return c.found;
+}

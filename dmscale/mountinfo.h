@@ -26,4 +26,12 @@ int dms_mountinfo_foreach(const char *path, dms_mount_fn fn, void *userdata);
  * 1 and the mount point in mp, 0 when not mounted, -ENAMETOOLONG when mp is too
  * small, -errno. */
 int dms_mountinfo_find_devnum(const char *path, dev_t devnum, char *mp, size_t mplen);
+
+/* What is mounted at `target` now: the topmost of the mounts stacked there
+ * (the last in table order). target is canonicalized (realpath) when it
+ * exists. 1 with its devnum (and source, if source_len), 0 when nothing is
+ * mounted there, -errno. Before mounting a pool, a caller can refuse a
+ * mountpoint that already holds a filesystem of another device. */
+int dms_mountinfo_find_target(const char *path, const char *target, dev_t *devnum, char *source,
+			      size_t source_len);
 #endif

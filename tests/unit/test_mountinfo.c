@@ -144,6 +144,26 @@ static void test_device_is_mounted(void **state)
 	free(dir);
 }
 
+/* Two filesystems stacked at one mount point: the top one is what is there. */
+static void test_find_target(void **state)
+{
+	(void)state;
+	write_fixture("22 1 253:0 / / rw - ext4 /dev/vda rw\n"
+		      "70 22 250:16 / /nonexistent-dmscale/docker rw - ext4 /dev/mapper/dmscale-scratch rw\n"
+		      "71 70 250:32 / /nonexistent-dmscale/docker rw - xfs /dev/mapper/dmscale-other rw\n"
+		      "72 22 250:48 / /nonexistent-dmscale/docker2 rw - xfs /dev/mapper/dmscale-x rw\n");
+	dev_t dev = 0;
+	char src[64];
+	assert_int_equal(dms_mountinfo_find_target(path, "/nonexistent-dmscale/docker", &dev, src, sizeof(src)), 1);
+	assert_int_equal(dev, makedev(250, 32));
+	assert_string_equal(src, "/dev/mapper/dmscale-other");
+	assert_int_equal(dms_mountinfo_find_target(path, "/nonexistent-dmscale/doc", &dev, NULL, 0), 0);
+	assert_int_equal(dms_mountinfo_find_target(path, "/nonexistent-dmscale/docker", &dev, src, 8),
+			 -ENAMETOOLONG);
+	assert_int_equal(dms_mountinfo_find_target(path, "/", &dev, NULL, 0), 1);
+	assert_int_equal(dev, makedev(253, 0));
+}
+
 static void test_unreadable(void **state)
 {
 	(void)state;
@@ -169,6 +189,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_long_root, teardown),
 		cmocka_unit_test_teardown(test_escapes, teardown),
 		cmocka_unit_test_teardown(test_device_is_mounted, teardown),
+		cmocka_unit_test_teardown(test_find_target, teardown),
 		cmocka_unit_test(test_unreadable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,7 +11,7 @@ DESTDIR       ?=
 VERSION       := 0.3.0
 
 CC      ?= gcc
-PKGS    := devmapper libudev libcurl jansson blkid libkmod libxml-2.0 libcrypto
+PKGS    := devmapper libudev libcurl jansson blkid mount uuid libkmod libxml-2.0 libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -laio
 OPTFLAGS ?= -O2 -g
@@ -133,8 +133,12 @@ deb:
 	@ls -l $(B)/deb/*.deb
 
 # The package must be lintian-clean (errors and warnings; overrides carry a reason).
+# /etc/default/dmscale may hold AWS_SECRET_ACCESS_KEY: it must ship 0600 root:root.
 check-deb: deb
 	lintian --fail-on error,warning --display-info $(B)/deb/dmscale_$(VERSION)_*.changes
+	@dpkg-deb -c $(B)/deb/dmscale_$(VERSION)_*.deb | awk '$$6 == "./etc/default/dmscale" { found = 1; \
+		if ($$1 != "-rw-------" || $$2 != "root/root") { print "etc/default/dmscale ships " $$1 " " $$2 \
+		", not -rw------- root/root"; exit 1 } } END { if (!found) { print "etc/default/dmscale missing from the .deb"; exit 1 } }'
 
 clean:
 	rm -rf build build-san

@@ -1,11 +1,13 @@
-/* Block device adapter: identity (libudev), size, in-use checks, and label
- * I/O through libaio with a timeout so that one stuck volume cannot hang us. */
+/* Block device adapter: identity (libudev), size, in-use checks (libblkid,
+ * libmount), and label I/O in batches through aio.c, with a deadline so that
+ * one stuck volume cannot hang us. */
 #include "dmscale/device.h"
 
+#include <blkid/blkid.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <libaio.h>
 #include <libudev.h>
+#include <stdint.h>
 #include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,13 +17,12 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "dmscale/aio.h"
 #include "dmscale/log.h"
+#include "dmscale/mountinfo.h"
 
 #define LABEL_AREA_BYTES (DMS_LABEL_COPY_B_OFFSET + DMS_LABEL_COPY_BYTES)
 #define DIRECT_ALIGN 4096
-
-static void freep(void *p) { free(*(void **)p); }
-#define _cleanup_free_ __attribute__((cleanup(freep)))
 
 static void read_volume_id(dev_t devnum, char out[DMS_VOLUME_ID_MAX])
 {
@@ -77,6 +78,12 @@ int dms_device_inspect(const char *node, struct dms_device *d)
 	}
 	if (fd < 0)
 		return log_error_errno(errno, "%s: cannot open: %m", node);
+	struct stat fst;
+	if (fstat(fd, &fst) < 0 || fst.st_rdev != d->devnum) {
+		close(fd);
+		return log_error_errno(ESTALE, "%s: the device changed while it was inspected; run the command "
+				       "again", node);
+	}
 	uint64_t size = 0;
 	int r = ioctl(fd, BLKGETSIZE64, &size);
 	int saved = errno;
@@ -88,175 +95,254 @@ int dms_device_inspect(const char *node, struct dms_device *d)
 	return 0;
 }
 
-static int device_open(struct dms_device *d, int flags)
+/* Open node with mode and check that it still is devnum. 0 and *fd, or -errno. */
+static int open_verified(const char *node, dev_t devnum, int mode, int *fd)
 {
-	if (d->fd >= 0)
-		return 0;
-	d->fd = open(d->node, flags | O_DIRECT | O_CLOEXEC);
-	if (d->fd < 0) {
+	int flags = O_DIRECT | O_CLOEXEC | ((mode & DMS_DEV_RW) ? O_RDWR | O_DSYNC : O_RDONLY) |
+		    ((mode & DMS_DEV_EXCL) ? O_EXCL : 0);
+	struct stat st;
+
+	*fd = open(node, flags);
+	if (*fd < 0) {
 		int err = errno;
 		if (err == EBUSY)
 			return log_error_errno(err, "%s: device is in use (mounted, or held by device-mapper/md); "
-					       "refusing to touch it", d->node);
-		return log_error_errno(err, "%s: cannot open: %m", d->node);
+					       "refusing to touch it", node);
+		return log_error_errno(err, "%s: cannot open: %m", node);
+	}
+	if (fstat(*fd, &st) < 0 || !S_ISBLK(st.st_mode) || st.st_rdev != devnum) {
+		int err = errno;
+		bool blk = err == 0 || S_ISBLK(st.st_mode);
+		close(*fd);
+		*fd = -1;
+		if (!blk)
+			return log_error_errno(ENOTBLK, "%s: no longer a block device; refusing to touch it", node);
+		return log_error_errno(ESTALE, "%s: now names device %u:%u, not the %u:%u inspected (the disk was "
+				       "replaced or renamed); refusing to touch it, run the command again",
+				       node, major(st.st_rdev), minor(st.st_rdev), major(devnum), minor(devnum));
 	}
 	return 0;
 }
 
-int dms_device_open_excl(struct dms_device *d) { return device_open(d, O_RDWR | O_EXCL | O_DSYNC); }
-int dms_device_open_ro(struct dms_device *d) { return device_open(d, O_RDONLY); }
+int dms_device_open_checked(struct dms_device *d, int mode)
+{
+	if (d->fd >= 0 && (d->fd_mode & mode) == mode)
+		return 0;
+	dms_device_close(d);
+	int r = open_verified(d->node, d->devnum, mode, &d->fd);
+	if (r < 0)
+		return r;
+	d->fd_mode = mode;
+	return 0;
+}
+
+int dms_device_open_excl(struct dms_device *d) { return dms_device_open_checked(d, DMS_DEV_RW | DMS_DEV_EXCL); }
+int dms_device_open_ro(struct dms_device *d) { return dms_device_open_checked(d, DMS_DEV_RO); }
 
 void dms_device_close(struct dms_device *d)
 {
 	if (d->fd >= 0)
 		close(d->fd);
 	d->fd = -1;
+	d->fd_mode = 0;
 }
 
-/* One pread/pwrite through libaio, waited for at most timeout_ms. */
-static int aio_rw(int fd, int write, void *buf, size_t len, off_t off, int timeout_ms, const char *node)
+/* The result of request i of a batch as 0 or -errno, with a message. */
+static int io_result(const struct dms_aio_batch *b, size_t i, size_t len, const char *what, const char *node)
 {
-	io_context_t ctx = 0;
-	struct iocb cb, *cbs[1] = { &cb };
-	struct io_event ev;
-	int r = io_setup(1, &ctx);
-	if (r < 0)
-		return log_error_errno(-r, "%s: io_setup failed: %m", node);
-	if (write) {
-		io_prep_pwrite(&cb, fd, buf, len, off);
-		cb.aio_rw_flags = RWF_DSYNC;   /* FUA: the label is durable when this returns */
-	} else {
-		io_prep_pread(&cb, fd, buf, len, off);
-	}
-	r = io_submit(ctx, 1, cbs);
-	if (r != 1) {
-		r = log_error_errno(r < 0 ? -r : EIO, "%s: cannot submit label %s: %m", node, write ? "write" : "read");
-		io_destroy(ctx);
-		return r;
-	}
-	struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
-	r = io_getevents(ctx, 1, 1, &ev, &ts);
-	if (r != 1) {
-		/* The device is stuck. io_destroy() would wait for the I/O, so leave the
-		 * context behind: better one leaked context than a hung boot. */
-		io_cancel(ctx, &cb, &ev);
-		return log_error_errno(ETIMEDOUT, "%s: label %s did not complete within %d ms; "
-				       "the volume is not responding (check its EBS status)",
-				       node, write ? "write" : "read", timeout_ms);
-	}
-	io_destroy(ctx);
-	long res = (long)ev.res;
+	long res = dms_aio_batch_result(b, i);
+	if (res == -ETIMEDOUT || res == -EBUSY)
+		return (int)res;          /* aio.c said which device and why */
 	if (res < 0)
-		return log_error_errno((int)-res, "%s: label %s failed: %m", node, write ? "write" : "read");
+		return log_error_errno((int)-res, "%s: %s failed: %m", node, what);
 	if ((size_t)res != len)
-		return log_error_errno(EIO, "%s: short label %s (%ld of %zu bytes)", node,
-				       write ? "write" : "read", res, len);
+		return log_error_errno(EIO, "%s: short %s (%ld of %zu bytes)", node, what, res, len);
+	return 0;
+}
+
+static int read_chunk(struct dms_device *const *devs, size_t n, struct dms_label *labels, unsigned *copies_ok,
+		      int *results)
+{
+	struct dms_aio_batch *b = dms_aio_batch_new();
+	bool opened[DMS_AIO_BATCH_MAX] = { false };
+	size_t slot[DMS_AIO_BATCH_MAX];
+	if (!b)
+		return log_error_errno(ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		struct dms_device *d = devs[i];
+		slot[i] = SIZE_MAX;
+		copies_ok[i] = 0;
+		results[i] = -ENODATA;
+		if (d->size_bytes < LABEL_AREA_BYTES)
+			continue;
+		if (d->fd < 0) {
+			results[i] = dms_device_open_ro(d);
+			if (results[i] < 0)
+				continue;
+			opened[i] = true;
+		}
+		if (!dms_aio_batch_add(b, d->fd, DMS_AIO_READ, 0, LABEL_AREA_BYTES, d->node)) {
+			results[i] = log_error_errno(errno, "%s: cannot queue the label read: %m", d->node);
+			continue;
+		}
+		slot[i] = dms_aio_batch_count(b) - 1;
+	}
+	(void)dms_aio_batch_run(b, DMS_LABEL_IO_TIMEOUT_MS);
+	for (size_t i = 0; i < n; i++) {
+		if (slot[i] == SIZE_MAX)
+			continue;
+		results[i] = io_result(b, slot[i], LABEL_AREA_BYTES, "label read", devs[i]->node);
+		if (results[i] < 0)
+			continue;
+		const uint8_t *buf = dms_aio_batch_buf(b, slot[i]);
+		results[i] = dms_label_pick(buf + DMS_LABEL_COPY_A_OFFSET, DMS_LABEL_COPY_BYTES,
+					    buf + DMS_LABEL_COPY_B_OFFSET, DMS_LABEL_COPY_BYTES, &labels[i],
+					    &copies_ok[i]);
+	}
+	dms_aio_batch_free(b);
+	for (size_t i = 0; i < n; i++)
+		if (opened[i])
+			dms_device_close(devs[i]);
+	return 0;
+}
+
+int dms_device_read_labels(struct dms_device *const *devs, size_t n, struct dms_label *labels,
+			   unsigned *copies_ok, int *results)
+{
+	for (size_t off = 0; off < n; off += DMS_AIO_BATCH_MAX) {
+		size_t k = n - off < DMS_AIO_BATCH_MAX ? n - off : DMS_AIO_BATCH_MAX;
+		int r = read_chunk(devs + off, k, labels + off, copies_ok + off, results + off);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
 int dms_device_read_label(struct dms_device *d, struct dms_label *l, unsigned *copies_ok)
 {
-	_cleanup_free_ uint8_t *buf = NULL;
-	int opened_here = d->fd < 0;
-	int r;
+	int result;
+	int r = dms_device_read_labels(&d, 1, l, copies_ok, &result);
+	return r < 0 ? r : result;
+}
 
-	if (d->size_bytes < LABEL_AREA_BYTES)
-		return -ENODATA;
-	if (opened_here && (r = dms_device_open_ro(d)) < 0)
-		return r;
-	if (posix_memalign((void **)&buf, DIRECT_ALIGN, LABEL_AREA_BYTES)) {
-		r = log_error_errno(ENOMEM, "out of memory");
-		goto out;
+/* The fd to write d through: d->fd when it is writable, else a checked
+ * one opened here (*tmp_fd, to close after the batch). */
+static int write_fd(struct dms_device *d, int *fd, int *tmp_fd)
+{
+	*tmp_fd = -1;
+	if (d->fd >= 0 && (d->fd_mode & DMS_DEV_RW)) {
+		*fd = d->fd;
+		return 0;
 	}
-	r = aio_rw(d->fd, 0, buf, LABEL_AREA_BYTES, 0, DMS_LABEL_IO_TIMEOUT_MS, d->node);
-	if (r < 0)
-		goto out;
-	r = dms_label_pick(buf + DMS_LABEL_COPY_A_OFFSET, DMS_LABEL_COPY_BYTES,
-			   buf + DMS_LABEL_COPY_B_OFFSET, DMS_LABEL_COPY_BYTES, l, copies_ok);
-out:
-	if (opened_here)
-		dms_device_close(d);
+	/* Members already in a live table are held by dm, so no O_EXCL here; the
+	 * label area is outside every table segment. */
+	int r = open_verified(d->node, d->devnum, DMS_DEV_RW, tmp_fd);
+	*fd = *tmp_fd;
+	return r;
+}
+
+int dms_device_write_labels(struct dms_device *const *devs, const struct dms_label *labels, size_t n,
+			    unsigned copy)
+{
+	if (copy > 1 || n > DMS_AIO_BATCH_MAX)
+		return -EINVAL;
+	int tmp[DMS_AIO_BATCH_MAX];
+	size_t opened = 0;
+	int r = 0;
+	struct dms_aio_batch *b = dms_aio_batch_new();
+	if (!b)
+		return log_error_errno(ENOMEM, "out of memory");
+	for (size_t i = 0; i < n && !r; i++) {
+		int fd;
+		r = write_fd(devs[i], &fd, &tmp[opened]);
+		if (tmp[opened] >= 0)
+			opened++;
+		if (r < 0)
+			break;
+		uint8_t *buf = dms_aio_batch_add(b, fd, DMS_AIO_WRITE_FUA,
+						 copy ? DMS_LABEL_COPY_B_OFFSET : DMS_LABEL_COPY_A_OFFSET,
+						 DMS_LABEL_COPY_BYTES, devs[i]->node);
+		if (!buf) {
+			r = log_error_errno(errno, "%s: cannot queue the label write: %m", devs[i]->node);
+			break;
+		}
+		r = dms_label_encode(&labels[i], copy, buf, DMS_LABEL_COPY_BYTES);
+		if (r < 0)
+			log_error_errno(r, "%s: refusing to write an invalid label (generation %llu): %m",
+					devs[i]->node, (unsigned long long)labels[i].generation);
+	}
+	if (!r) {
+		(void)dms_aio_batch_run(b, DMS_LABEL_IO_TIMEOUT_MS);
+		for (size_t i = 0; i < n; i++) {
+			int e = io_result(b, i, DMS_LABEL_COPY_BYTES, copy ? "label write (copy B)" :
+					  "label write (copy A)", devs[i]->node);
+			if (e < 0 && !r)
+				r = e;
+		}
+	}
+	dms_aio_batch_free(b);
+	for (size_t i = 0; i < opened; i++)
+		close(tmp[i]);
 	return r;
 }
 
 int dms_device_write_label(struct dms_device *d, const struct dms_label *l)
 {
-	_cleanup_free_ uint8_t *buf = NULL;
-	int fd = -1, r;
-
-	if (posix_memalign((void **)&buf, DIRECT_ALIGN, DMS_LABEL_COPY_BYTES))
-		return log_error_errno(ENOMEM, "out of memory");
-	/* Members already in a live table are held by dm, so no O_EXCL here; the
-	 * label area is outside every table segment. */
-	fd = open(d->node, O_RDWR | O_DIRECT | O_DSYNC | O_CLOEXEC);
-	if (fd < 0)
-		return log_error_errno(errno, "%s: cannot open to write the label: %m", d->node);
-	for (unsigned copy = 0; copy < 2; copy++) {
-		r = dms_label_encode(l, copy, buf, DMS_LABEL_COPY_BYTES);
-		if (r < 0) {
-			log_error_errno(r, "%s: refusing to write an invalid label (generation %llu): %m",
-					d->node, (unsigned long long)l->generation);
-			goto out;
-		}
-		r = aio_rw(fd, 1, buf, DMS_LABEL_COPY_BYTES,
-			   copy ? DMS_LABEL_COPY_B_OFFSET : DMS_LABEL_COPY_A_OFFSET,
-			   DMS_LABEL_IO_TIMEOUT_MS, d->node);
-		if (r < 0)
-			goto out;
-	}
-	r = 0;
-out:
-	close(fd);
+	int fd, tmp, r = write_fd(d, &fd, &tmp);
+	if (r < 0)
+		return r;
+	/* The batch helpers reopen through d: lend them this fd for the call. */
+	struct dms_device w = *d;
+	w.fd = fd;
+	w.fd_mode = DMS_DEV_RW;
+	struct dms_device *dev[1] = { &w };
+	for (unsigned copy = 0; copy < 2 && !r; copy++)
+		r = dms_device_write_labels(dev, l, 1, copy);
+	if (tmp >= 0)
+		close(tmp);
 	return r;
 }
 
 int dms_device_zero(struct dms_device *d, bytes_t offset_bytes, bytes_t len_bytes)
 {
-	_cleanup_free_ uint8_t *buf = NULL;
-	if (offset_bytes % DIRECT_ALIGN || len_bytes % DIRECT_ALIGN || len_bytes > MIB)
+	if (offset_bytes % DIRECT_ALIGN || len_bytes % DIRECT_ALIGN || len_bytes > MIB || !len_bytes)
 		return -EINVAL;
-	if (posix_memalign((void **)&buf, DIRECT_ALIGN, len_bytes))
-		return log_error_errno(ENOMEM, "out of memory");
-	memset(buf, 0, len_bytes);
-	int fd = open(d->node, O_RDWR | O_DIRECT | O_DSYNC | O_CLOEXEC);
-	if (fd < 0)
-		return log_error_errno(errno, "%s: cannot open to write: %m", d->node);
-	int r = aio_rw(fd, 1, buf, len_bytes, (off_t)offset_bytes, DMS_LABEL_IO_TIMEOUT_MS, d->node);
-	close(fd);
+	int fd, tmp, r = write_fd(d, &fd, &tmp);
+	if (r < 0)
+		return r;
+	struct dms_aio_batch *b = dms_aio_batch_new();
+	if (!b)
+		r = log_error_errno(ENOMEM, "out of memory");
+	else if (!dms_aio_batch_add(b, fd, DMS_AIO_WRITE_FUA, offset_bytes, len_bytes, d->node))
+		r = log_error_errno(errno, "%s: cannot queue the write: %m", d->node);
+	else {
+		(void)dms_aio_batch_run(b, DMS_LABEL_IO_TIMEOUT_MS);
+		r = io_result(b, 0, len_bytes, "zeroing write", d->node);
+	}
+	dms_aio_batch_free(b);
+	if (tmp >= 0)
+		close(tmp);
 	return r;
 }
 
 /* --- in-use checks ------------------------------------------------------ */
 
-static int sysfs_whole_disk(dev_t devnum, dev_t *whole)
+/* The whole disk a devnum belongs to (itself for a whole disk, or when
+ * libblkid cannot tell: a devnum that sysfs does not know). */
+static dev_t whole_disk(dev_t devnum)
 {
-	char path[128], link[512];
-	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/partition", major(devnum), minor(devnum));
-	if (access(path, F_OK) < 0) {
-		*whole = devnum;
-		return 0;
-	}
-	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/../dev", major(devnum), minor(devnum));
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	unsigned ma, mi;
-	int ok = fscanf(f, "%u:%u", &ma, &mi) == 2;
-	fclose(f);
-	(void)link;
-	if (!ok)
-		return -EIO;
-	*whole = makedev(ma, mi);
-	return 0;
+	dev_t whole = 0;
+	if (blkid_devno_to_wholedisk(devnum, NULL, 0, &whole) < 0 || !whole)
+		return devnum;
+	return whole;
 }
 
 /* Does `devnum` (a whole disk) back `top`, directly or through slaves? */
 static int backs(dev_t top, dev_t disk, int depth)
 {
-	dev_t w;
 	if (depth > 8)
 		return 0;
-	if (sysfs_whole_disk(top, &w) == 0 && w == disk)
+	if (whole_disk(top) == disk)
 		return 1;
 	char path[128];
 	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/slaves", major(top), minor(top));
@@ -310,38 +396,27 @@ int dms_device_has_holders(const struct dms_device *d)
 	return dir_nonempty(path);
 }
 
-int dms_device_is_mounted(const struct dms_device *d)
+static int mounted_on_disk(const struct dms_mount_entry *m, void *userdata)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
-		return -errno;
-	char line[4096];
-	int found = 0;
-	while (!found && fgets(line, sizeof(line), f)) {
-		unsigned id, parent, ma, mi;
-		if (sscanf(line, "%u %u %u:%u", &id, &parent, &ma, &mi) != 4)
-			continue;
-		dev_t w;
-		if (ma == 0)
-			continue;
-		if (sysfs_whole_disk(makedev(ma, mi), &w) == 0 && w == d->devnum)
-			found = 1;
-	}
-	fclose(f);
-	return found;
+	const struct dms_device *d = userdata;
+	if (major(m->devnum) == 0)   /* virtual filesystems (and btrfs' anonymous st_dev) */
+		return 0;
+	return whole_disk(m->devnum) == d->devnum;
 }
+
+int dms_device_is_mounted_in(const struct dms_device *d, const char *mountinfo_path)
+{
+	return dms_mountinfo_foreach(mountinfo_path, mounted_on_disk, (void *)d);
+}
+
+int dms_device_is_mounted(const struct dms_device *d) { return dms_device_is_mounted_in(d, NULL); }
 
 int dms_devnum_to_node(dev_t devnum, char *out, size_t outlen)
 {
-	char path[128], link[512];
-	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u", major(devnum), minor(devnum));
-	ssize_t n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0)
-		return -errno;
-	link[n] = '\0';
-	const char *base = strrchr(link, '/');
-	base = base ? base + 1 : link;
-	if (snprintf(out, outlen, "/dev/%s", base) >= (int)outlen)
-		return -ENAMETOOLONG;
-	return 0;
+	char *name = blkid_devno_to_devname(devnum);
+	if (!name)
+		return -ENODEV;
+	int n = snprintf(out, outlen, "%s", name);
+	free(name);
+	return n >= (int)outlen ? -ENAMETOOLONG : 0;
 }

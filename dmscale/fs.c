@@ -1,9 +1,10 @@
+/* Filesystem adapter: mkfs (fixed argv, no shell), mount(2), online growth
+ * through the kernel's own ioctls, statvfs; the mount table via mountinfo.c. */
 #include "dmscale/fs.h"
 
 #include <fcntl.h>
 #include <linux/btrfs.h>
 #include <spawn.h>
-#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -12,11 +13,11 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "dmscale/log.h"
+#include "dmscale/mountinfo.h"
 
 /* ext4 online resize (fs/ext4/ext4.h, stable ABI). */
 #define EXT4_IOC_RESIZE_FS _IOW('f', 16, uint64_t)
@@ -147,53 +148,9 @@ int dms_fs_mount(const char *fstype, const char *devnode, const char *mountpoint
 	return 0;
 }
 
-/* Unescape the octal escapes of /proc/self/mountinfo in place. */
-static void unescape(char *s)
-{
-	char *w = s;
-	for (char *r = s; *r; r++) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] && r[3]) {
-			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-			r += 3;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
-}
-
 int dms_fs_find_mount(dev_t devnum, char *mp, size_t mplen)
 {
-	/* btrfs reports an anonymous st_dev in mountinfo: match it by source too. */
-	char src_dm[64], src_real[PATH_MAX];
-	snprintf(src_dm, sizeof(src_dm), "/dev/block/%u:%u", major(devnum), minor(devnum));
-	if (!realpath(src_dm, src_real))
-		src_real[0] = '\0';
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
-		return -errno;
-	char line[4096];
-	int found = 0;
-	while (!found && fgets(line, sizeof(line), f)) {
-		unsigned id, parent, ma, mi;
-		char root[1024], point[1024];
-		if (sscanf(line, "%u %u %u:%u %1023s %1023s", &id, &parent, &ma, &mi, root, point) != 6)
-			continue;
-		int match = makedev(ma, mi) == devnum;
-		const char *sep = strstr(line, " - ");
-		char fstype[64], source[1024], real[PATH_MAX];
-		if (!match && src_real[0] && sep && sscanf(sep + 3, "%63s %1023s", fstype, source) == 2) {
-			unescape(source);
-			match = realpath(source, real) && !strcmp(real, src_real);
-		}
-		if (!match)
-			continue;
-		unescape(point);
-		snprintf(mp, mplen, "%s", point);
-		found = 1;
-	}
-	fclose(f);
-	return found;
+	return dms_mountinfo_find_devnum(NULL, devnum, mp, mplen);
 }
 
 int dms_fs_usage(const char *mountpoint, struct dms_fs_usage *u)

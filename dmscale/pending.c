@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dmscale/atomicfile.h"
 #include "dmscale/log.h"
 
 static int valid_volume_id(const char *s, size_t len)
@@ -118,9 +119,9 @@ int dms_pending_load(const char *state_dir, const char *pool, struct dms_pending
 
 static int pending_update(const char *state_dir, const char *pool, const char *volume_id, int add)
 {
-	char dir[512], path[600], tmp[620], lockp[620], text[DMS_MAX_MEMBERS * DMS_VOLUME_ID_MAX + 1];
+	char dir[512], path[600], lockp[620], text[DMS_MAX_MEMBERS * DMS_VOLUME_ID_MAX + 1];
 	struct dms_pending p;
-	int r, lockfd, fd = -1;
+	int r, lockfd;
 
 	if (!valid_volume_id(volume_id, strlen(volume_id)))
 		return log_error_errno(EINVAL, "'%s' is not an EBS volume id (vol-…)", volume_id);
@@ -160,21 +161,10 @@ static int pending_update(const char *state_dir, const char *pool, const char *v
 		goto out;
 	}
 	snprintf(path, sizeof(path), "%s/pending", dir);
-	snprintf(tmp, sizeof(tmp), "%s/.pending.tmp", dir);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || write(fd, text, (size_t)len) != len || fsync(fd) < 0 || rename(tmp, path) < 0) {
-		r = log_error_errno(errno ? errno : EIO, "%s: cannot update the pending list: %m", path);
-		goto out;
-	}
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	r = 0;
+	r = dms_atomic_write(path, text, (size_t)len, 0644);
+	if (r < 0)
+		log_error_errno(r, "%s: the pending list was not updated: %m", path);
 out:
-	if (fd >= 0)
-		close(fd);
 	close(lockfd);
 	return r;
 }

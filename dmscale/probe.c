@@ -1,19 +1,45 @@
+/* Signature probe (libblkid): is a device blank? */
 #include "dmscale/probe.h"
 
 #include <blkid/blkid.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "dmscale/log.h"
 
+static int probe_fd(int fd, const char *devnode, char *what, size_t whatlen);
+
 int dms_probe_signatures(const char *devnode, char *what, size_t whatlen)
 {
-	int r;
 	int fd = open(devnode, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return log_error_errno(errno, "%s: cannot open to probe: %m", devnode);
+	return probe_fd(fd, devnode, what, whatlen);
+}
+
+int dms_probe_signatures_checked(const char *devnode, dev_t devnum, char *what, size_t whatlen)
+{
+	struct stat st;
+	int fd = open(devnode, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return log_error_errno(errno, "%s: cannot open to probe: %m", devnode);
+	if (fstat(fd, &st) < 0 || !S_ISBLK(st.st_mode) || st.st_rdev != devnum) {
+		close(fd);
+		return log_error_errno(ESTALE, "%s: no longer the device %u:%u that was inspected (replaced or "
+				       "renamed); refusing to touch it, run the command again", devnode,
+				       major(devnum), minor(devnum));
+	}
+	return probe_fd(fd, devnode, what, whatlen);
+}
+
+/* Probe through fd, and close it. */
+static int probe_fd(int fd, const char *devnode, char *what, size_t whatlen)
+{
+	int r;
 	blkid_probe pr = blkid_new_probe();
 	if (!pr) {
 		close(fd);

@@ -1,0 +1,250 @@
+/* aio.c: one context for many batches, one submit per batch, and the
+ * quarantine: a request that misses its deadline keeps its buffer until the
+ * device answers (the fake "DMAs" into it then: ASan/valgrind see any early
+ * free), the device gets no more I/O meanwhile, and no context leaks. */
+#include "tests/unit/unit.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "dmscale/log.h"
+#include "tests/unit/fake_aio.h"
+
+/* A fake device: a memfd filled with `byte`. */
+static int make_dev(int byte)
+{
+	int fd = memfd_create("dev", MFD_CLOEXEC);
+	assert_true(fd >= 0);
+	uint8_t block[8192];
+	memset(block, byte, sizeof(block));
+	assert_int_equal(pwrite(fd, block, sizeof(block), 0), (ssize_t)sizeof(block));
+	return fd;
+}
+
+static void test_batches_share_one_context(void **state)
+{
+	(void)state;
+	int a = make_dev(0xA1), b = make_dev(0xB2);
+	for (int round = 0; round < 3; round++) {
+		struct dms_aio_batch *bt = dms_aio_batch_new();
+		assert_non_null(bt);
+		assert_non_null(dms_aio_batch_add(bt, a, DMS_AIO_READ, 4096, 4096, "a"));
+		assert_non_null(dms_aio_batch_add(bt, b, DMS_AIO_READ, 0, 4096, "b"));
+		assert_int_equal(dms_aio_batch_run(bt, 1000), 0);
+		assert_int_equal(dms_aio_batch_result(bt, 0), 4096);
+		assert_int_equal(dms_aio_batch_result(bt, 1), 4096);
+		assert_int_equal(((uint8_t *)dms_aio_batch_buf(bt, 0))[4095], 0xA1);
+		assert_int_equal(((uint8_t *)dms_aio_batch_buf(bt, 1))[0], 0xB2);
+		assert_int_equal(dms_aio_batch_run(bt, 1000), -EINVAL);   /* once per batch */
+		dms_aio_batch_free(bt);
+	}
+	assert_int_equal(fake.setups, 1);        /* one io_setup for the whole process */
+	assert_int_equal(fake.submits, 3);       /* one io_submit per batch */
+	assert_int_equal(fake.destroys, 0);
+	assert_int_equal(dms_aio_shutdown(), 0);
+	assert_int_equal(fake.destroys, 1);
+	close(a);
+	close(b);
+}
+
+static void test_write_fua(void **state)
+{
+	(void)state;
+	int a = make_dev(0);
+	struct dms_aio_batch *bt = dms_aio_batch_new();
+	uint8_t *buf = dms_aio_batch_add(bt, a, DMS_AIO_WRITE_FUA, 512, 512, "a");
+	assert_non_null(buf);
+	memset(buf, 0x5A, 512);
+	assert_int_equal(fake.npending, 0);      /* nothing submitted before the run */
+	assert_int_equal(dms_aio_batch_run(bt, 1000), 0);
+	assert_int_equal(dms_aio_batch_result(bt, 0), 512);
+	dms_aio_batch_free(bt);
+	uint8_t back[512];
+	assert_int_equal(pread(a, back, sizeof(back), 512), 512);
+	assert_int_equal(back[0], 0x5A);
+	assert_int_equal(back[511], 0x5A);
+	close(a);
+}
+
+static void test_bad_requests(void **state)
+{
+	(void)state;
+	int a = make_dev(0);
+	struct dms_aio_batch *bt = dms_aio_batch_new();
+	assert_null(dms_aio_batch_add(bt, a, DMS_AIO_READ, 0, 100, "a"));    /* not sector sized */
+	assert_null(dms_aio_batch_add(bt, a, DMS_AIO_READ, 100, 512, "a"));
+	assert_null(dms_aio_batch_add(bt, -1, DMS_AIO_READ, 0, 512, "a"));
+	assert_int_equal(dms_aio_batch_count(bt), 0);
+	dms_aio_batch_free(bt);
+	dms_aio_batch_free(NULL);
+	close(a);
+}
+
+/* A full batch (far more requests than the quarantine bound) goes out in one
+ * submit and completes. */
+static void test_full_batch(void **state)
+{
+	(void)state;
+	int a = make_dev(0x42);
+	struct dms_aio_batch *bt = dms_aio_batch_new();
+	for (int i = 0; i < DMS_AIO_BATCH_MAX; i++)
+		assert_non_null(dms_aio_batch_add(bt, a, DMS_AIO_READ, (bytes_t)(i % 16) * 512, 512, "a"));
+	assert_null(dms_aio_batch_add(bt, a, DMS_AIO_READ, 0, 512, "a"));     /* full */
+	assert_int_equal(dms_aio_batch_run(bt, 1000), 0);
+	assert_int_equal(fake.submits, 1);
+	for (int i = 0; i < DMS_AIO_BATCH_MAX; i++)
+		assert_int_equal(dms_aio_batch_result(bt, (size_t)i), 512);
+	dms_aio_batch_free(bt);
+	close(a);
+}
+
+/* The device never answers in time, then answers late. */
+static void test_timeout_quarantines_until_late_completion(void **state)
+{
+	(void)state;
+	int a = make_dev(0xEE), b = make_dev(0x11);
+	fake.answer = 0;
+	struct dms_aio_batch *bt = dms_aio_batch_new();
+	assert_non_null(dms_aio_batch_add(bt, a, DMS_AIO_READ, 0, 8192, "stuck"));
+	assert_non_null(dms_aio_batch_add(bt, b, DMS_AIO_READ, 0, 4096, "fine"));
+	assert_int_equal(dms_aio_batch_run(bt, 50), -ETIMEDOUT);
+	assert_int_equal(dms_aio_batch_result(bt, 0), -ETIMEDOUT);
+	assert_null(dms_aio_batch_buf(bt, 0));
+	dms_aio_batch_free(bt);
+	/* both were in flight: both quarantined, nothing freed */
+	assert_int_equal(dms_aio_quarantined(), 2);
+	assert_int_equal(dms_aio_set_ops(NULL), -EBUSY);
+	assert_int_equal(dms_aio_shutdown(), -EBUSY);   /* io_destroy would block: not called */
+	assert_int_equal(fake.destroys, 0);
+
+	/* More I/O to the stuck device is refused without a submit. */
+	int submits = fake.submits;
+	struct dms_aio_batch *again = dms_aio_batch_new();
+	assert_non_null(dms_aio_batch_add(again, a, DMS_AIO_READ, 0, 512, "stuck"));
+	assert_int_equal(dms_aio_batch_run(again, 50), -EBUSY);
+	assert_int_equal(dms_aio_batch_result(again, 0), -EBUSY);
+	assert_int_equal(fake.submits, submits);
+	dms_aio_batch_free(again);
+
+	/* The late completion writes into the quarantined buffers (a heap
+	 * use-after-free if they had been freed), then reap releases them. */
+	fake_complete_all();
+	assert_int_equal(dms_aio_reap(), 0);
+	assert_int_equal(dms_aio_quarantined(), 0);
+
+	/* The device is usable again, in the same context. */
+	fake.answer = 1;
+	again = dms_aio_batch_new();
+	assert_non_null(dms_aio_batch_add(again, a, DMS_AIO_READ, 0, 512, "stuck"));
+	assert_int_equal(dms_aio_batch_run(again, 50), 0);
+	assert_int_equal(((uint8_t *)dms_aio_batch_buf(again, 0))[0], 0xEE);
+	dms_aio_batch_free(again);
+	assert_int_equal(dms_aio_shutdown(), 0);
+	assert_int_equal(fake.setups, 1);
+	assert_int_equal(fake.destroys, 1);          /* no context leaked by the timeout */
+	close(a);
+	close(b);
+}
+
+/* One of two requests misses the deadline: the other's result is usable, the
+ * caller may keep the batch after the timeout, and a late completion that
+ * arrives while the caller still owns it makes its buffer readable. */
+static void test_partial_timeout(void **state)
+{
+	(void)state;
+	int a = make_dev(0x33), b = make_dev(0x44);
+	fake.answer = 0;
+	struct dms_aio_batch *bt = dms_aio_batch_new();
+	assert_non_null(dms_aio_batch_add(bt, a, DMS_AIO_READ, 0, 4096, "a"));
+	assert_non_null(dms_aio_batch_add(bt, b, DMS_AIO_READ, 0, 4096, "b"));
+	int r = dms_aio_batch_run(bt, 50);
+	assert_int_equal(r, -ETIMEDOUT);
+	assert_int_equal(fake.npending, 2);
+	/* a answers late, while the caller still holds the batch */
+	size_t keep = fake.npending;
+	struct iocb *second = fake.pending[1];
+	fake.npending = 1;
+	fake_complete_all();
+	fake.pending[0] = second;
+	fake.npending = keep - 1;
+	assert_int_equal(dms_aio_reap(), 0);
+	assert_int_equal(dms_aio_batch_result(bt, 0), 4096);
+	assert_int_equal(((uint8_t *)dms_aio_batch_buf(bt, 0))[0], 0x33);
+	assert_int_equal(dms_aio_batch_result(bt, 1), -ETIMEDOUT);
+	assert_null(dms_aio_batch_buf(bt, 1));         /* in flight: not to be read */
+	dms_aio_batch_free(bt);
+	assert_int_equal(dms_aio_quarantined(), 1);
+	fake_complete_all();
+	assert_int_equal(dms_aio_reap(), 0);
+	close(a);
+	close(b);
+}
+
+/* A signal during the wait does not abandon the I/O. */
+static void test_eintr_keeps_waiting(void **state)
+{
+	(void)state;
+	int a = make_dev(0x77);
+	fake.eintr_left = 3;
+	struct dms_aio_batch *bt = dms_aio_batch_new();
+	assert_non_null(dms_aio_batch_add(bt, a, DMS_AIO_READ, 0, 512, "a"));
+	assert_int_equal(dms_aio_batch_run(bt, 10000), 0);
+	assert_int_equal(dms_aio_batch_result(bt, 0), 512);
+	assert_int_equal(((uint8_t *)dms_aio_batch_buf(bt, 0))[0], 0x77);
+	assert_int_equal(fake.getevents, 4);
+	dms_aio_batch_free(bt);
+	assert_int_equal(dms_aio_quarantined(), 0);
+	close(a);
+}
+
+/* The quarantine is bounded: past DMS_AIO_QUARANTINE_MAX stuck requests, new
+ * I/O is refused (even to healthy devices) instead of piling up. */
+static void test_quarantine_is_bounded(void **state)
+{
+	(void)state;
+	int fds[DMS_AIO_QUARANTINE_MAX + 1];
+	fake.answer = 0;
+	for (int i = 0; i < DMS_AIO_QUARANTINE_MAX; i++) {
+		fds[i] = make_dev(i);
+		struct dms_aio_batch *bt = dms_aio_batch_new();
+		assert_non_null(dms_aio_batch_add(bt, fds[i], DMS_AIO_READ, 0, 512, "dev"));
+		assert_int_equal(dms_aio_batch_run(bt, 10), -ETIMEDOUT);
+		dms_aio_batch_free(bt);
+	}
+	assert_int_equal(dms_aio_quarantined(), DMS_AIO_QUARANTINE_MAX);
+	fds[DMS_AIO_QUARANTINE_MAX] = make_dev(0);
+	struct dms_aio_batch *bt = dms_aio_batch_new();
+	assert_non_null(dms_aio_batch_add(bt, fds[DMS_AIO_QUARANTINE_MAX], DMS_AIO_READ, 0, 512, "healthy"));
+	assert_int_equal(dms_aio_batch_run(bt, 10), -EBUSY);
+	dms_aio_batch_free(bt);
+	assert_int_equal(fake.npending, DMS_AIO_QUARANTINE_MAX);
+	fake_complete_all();
+	assert_int_equal(dms_aio_reap(), 0);
+	for (int i = 0; i <= DMS_AIO_QUARANTINE_MAX; i++)
+		close(fds[i]);
+}
+
+static void quiet(int level, const char *line, void *userdata)
+{
+	(void)level;
+	(void)line;
+	(void)userdata;
+}
+
+int main(void)
+{
+	log_set_sink(quiet, NULL);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_batches_share_one_context, fake_install, fake_remove),
+		cmocka_unit_test_setup_teardown(test_write_fua, fake_install, fake_remove),
+		cmocka_unit_test_setup_teardown(test_bad_requests, fake_install, fake_remove),
+		cmocka_unit_test_setup_teardown(test_full_batch, fake_install, fake_remove),
+		cmocka_unit_test_setup_teardown(test_timeout_quarantines_until_late_completion, fake_install,
+						fake_remove),
+		cmocka_unit_test_setup_teardown(test_partial_timeout, fake_install, fake_remove),
+		cmocka_unit_test_setup_teardown(test_eintr_keeps_waiting, fake_install, fake_remove),
+		cmocka_unit_test_setup_teardown(test_quarantine_is_bounded, fake_install, fake_remove),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -12,6 +12,8 @@
 
 #include <curl/curl.h>
 
+#include "ec2/secmem.h"
+
 /* Plain HTTP stays on this host or its own link: loopback, or an IPv4
  * link-local address (169.254.0.0/16, never forwarded by a router: on EC2
  * the instance's own Nitro services, IMDS among them; in the test bed QEMU's
@@ -117,13 +119,10 @@ out:
 
 int http_client_init(struct http_client *c, long timeout_ms)
 {
-	static int global_done;
 	memset(c, 0, sizeof(*c));
-	if (!global_done) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-			return -EIO;
-		global_done = 1;
-	}
+	/* libcurl initialised with wipe-on-free allocators (it holds tokens) */
+	if (dms_secmem_install() < 0)
+		return -EIO;
 	c->curl = curl_easy_init();
 	if (!c->curl)
 		return -ENOMEM;

@@ -12,6 +12,7 @@
 #include "dmscale/log.h"
 #include "dmscale/units.h"
 #include "ec2/http.h"
+#include "ec2/names.h"
 
 enum ktype { K_STR, K_U32, K_U64, K_DBL, K_BOOL, K_TAGS };
 
@@ -284,10 +285,9 @@ int dms_config_validate(const struct dms_config *c, char *err, size_t errlen)
 		return fail(err, errlen, "key \"volume_type\": \"%s\" is not one of gp2 gp3 io1 io2 st1 sc1 standard", c->volume_type);
 	if (!c->pool[0])
 		return fail(err, errlen, "key \"pool\": must not be empty");
-	for (const char *p = c->pool; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      *p == '_' || *p == '-' || *p == '.'))
-			return fail(err, errlen, "key \"pool\": only [A-Za-z0-9_.-] allowed");
+	if (!dms_valid_pool_name(c->pool))
+		return fail(err, errlen, "key \"pool\": 1-47 of [A-Za-z0-9_.-], not \".\" or \"..\", not starting "
+			    "with '-'");
 	if (c->mountpoint[0] != '/')
 		return fail(err, errlen, "key \"mountpoint\": must be an absolute path");
 	if (c->min_volume_gib > c->max_volume_gib)

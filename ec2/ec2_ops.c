@@ -8,6 +8,7 @@
 
 #include "dmscale/log.h"
 #include "ec2/config.h"
+#include "ec2/names.h"
 
 static void csleep(struct ec2_client *c, unsigned ms) { c->clock.sleep_ms(c->clock.ud, ms); }
 static double cnow(struct ec2_client *c) { return c->clock.mono_s(c->clock.ud); }
@@ -73,7 +74,7 @@ int ec2_create_volume(struct ec2_client *c, const struct ec2_create_volume_req *
 	if (b < 0)
 		return log_error_errno(b, "EC2 CreateVolume: invalid request: %m");
 	int r = call_parse(c, &f, b, parse_create, out, "CreateVolume", NULL);
-	if (r == 0 && !ec2_valid_volume_id(out->volume_id))
+	if (r == 0 && !dms_valid_volume_id(out->volume_id))
 		return log_error_errno(EBADMSG, "EC2 CreateVolume: malformed response (volume id)");
 	return r;
 }

@@ -9,6 +9,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "dmscale/ebsname.h"
 #include "dmscale/log.h"
 #include "ec2/config.h"
 #include "ec2/sigv4.h"
@@ -33,25 +34,14 @@ unsigned ec2_backoff_ms(unsigned attempt, unsigned base_ms, unsigned cap_ms, uin
 	return (unsigned)(rng_next(rng) % (ceil_ms + 1));
 }
 
-static const char *strip_dev(const char *s)
-{
-	if (!strncmp(s, "/dev/", 5))
-		s += 5;
-	if (!strncmp(s, "xvd", 3))
-		return s + 3;
-	if (!strncmp(s, "sd", 2))
-		return s + 2;
-	return s;
-}
-
 int ec2_pick_device(const char *const *in_use, size_t n, char *out, size_t outlen)
 {
 	for (char c = 'a'; c <= 'z'; c++) {
 		char cand[16];
-		snprintf(cand, sizeof(cand), "b%c", c);
+		snprintf(cand, sizeof(cand), EC2_DEVICE_PREFIX "%c", c);
 		bool used = false;
 		for (size_t i = 0; i < n && !used; i++)
-			used = in_use[i] && !strcmp(strip_dev(in_use[i]), cand);
+			used = in_use[i] && dms_ebs_name_matches(cand, in_use[i]);
 		if (!used) {
 			int w = snprintf(out, outlen, EC2_DEVICE_PREFIX "%c", c);
 			return w < 0 || (size_t)w >= outlen ? -ENOSPC : 0;

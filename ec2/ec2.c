@@ -1,4 +1,5 @@
-/* EC2 client. See ec2.h. */
+/* EC2 client: set-up (real or over any transport/clock), credentials, and one
+ * signed call with retries and backoff. Operations: ec2_ops.c. See ec2.h. */
 #include "ec2/ec2.h"
 
 #include <errno.h>
@@ -190,6 +191,8 @@ void ec2_client_free(struct ec2_client *c)
 
 static int refresh_creds(struct ec2_client *c, bool force)
 {
+	if (!c->static_creds && !c->imds_ready)   /* a client set up without IMDS needs static keys */
+		return -ENOKEY;
 	if (c->static_creds)
 		return force ? -EKEYEXPIRED : 0;
 	if (!force && !aws_credentials_need_refresh(&c->creds, c->clock.wall_s(c->clock.ud)))
@@ -228,7 +231,8 @@ int ec2_call(struct ec2_client *c, const struct ec2_form *f, struct http_respons
 		struct sigv4_creds sc = {c->creds.access_key_id, c->creds.secret_access_key,
 					 c->creds.session_token[0] ? c->creds.session_token : NULL};
 		struct sigv4_signed_headers sh;
-		r = sigv4_sign_form_post(&sc, c->region, "ec2", c->host, f->buf, f->len, c->clock.wall_s(c->clock.ud), &sh);
+		r = sigv4_sign_form_post(&sc, c->region, "ec2", c->host, f->buf, f->len, c->clock.wall_s(c->clock.ud),
+					 &sh);
 		if (r < 0)
 			return log_error_errno(r, "EC2 %s: cannot sign the request: %m", action);
 		struct http_request req = {

@@ -38,7 +38,7 @@ enum ec2_stage {
 	EC2_STAGE_DELETED,        /* cleanup deleted the volume: drop it from pending */
 	EC2_STAGE_CLEANUP_FAILED, /* cleanup could not delete it now: retry later */
 	EC2_STAGE_CLEANUP_CHECK,  /* about to clean up after a failure: return 1 to keep the volume
-	                             (it already joined the pool: deleting it would lose data) */
+	                             (it joined the pool, or may hold data: deleting it could lose data) */
 };
 const char *ec2_stage_name(enum ec2_stage s);
 
@@ -89,8 +89,9 @@ struct ec2_client_params {
 	uint64_t rng_seed;               /* 0 => from getrandom() */
 };
 
-/* Pure set-up over the given transport and clock (a test or a simulator).
- * Checks the endpoint (http_endpoint_parse); 0 or -EINVAL/-EPERM. */
+/* Pure set-up over the given transport and clock (a test or a simulator);
+ * *c zeroed by the caller. Checks the endpoint (http_endpoint_parse); 0 or
+ * -EINVAL/-EPERM. Without static_creds and without IMDS, calls fail -ENOKEY. */
 int ec2_client_setup(struct ec2_client *c, const struct ec2_client_params *p, const struct ec2_transport *t,
 		     const struct ec2_clock *k);
 /* The daemon's: libcurl + IMDS (instance, AZ, region, role credentials) +

@@ -344,10 +344,11 @@ int ec2_provision_volume(struct ec2_client *c, const struct dms_config *cfg, uin
 
 cleanup:
 	/* The device can appear (and be appended by udev) while EC2 still says
-	 * "attaching": never delete a volume that joined the pool. */
+	 * "attaching": never delete a volume that joined the pool, or that the
+	 * daemon cannot prove unused (its keep-or-delete decision, decide.h). */
 	if (stage(c, EC2_STAGE_CLEANUP_CHECK, vol, token, dev[0] ? dev : NULL) == 1) {
-		log_error("EC2: provisioning volume %s failed at step \"%s\" (%s), but it already joined the "
-			  "pool: keeping it; check its DeleteOnTermination flag", vol, step, strerror(-r));
+		log_error("EC2: provisioning volume %s failed at step \"%s\" (%s), but it joined the pool or may "
+			  "hold data: keeping it; check its DeleteOnTermination flag", vol, step, strerror(-r));
 		return r;
 	}
 	log_error("EC2: provisioning volume %s failed at step \"%s\" (%s), deleting it", vol, step,

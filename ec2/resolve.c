@@ -1,3 +1,5 @@
+/* Resolving the device name an operator gave (/dev/xvdba) to its NVMe node:
+ * NVMe Identify, else EC2 block device mappings. See resolve.h. */
 #include "ec2/resolve.h"
 
 #include <dirent.h>

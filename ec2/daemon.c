@@ -274,6 +274,7 @@ int dms_cmd_daemon(int argc, char **argv)
 	ec2_connector_init(&d->conn, &d->cfg, NULL, NULL);   /* it holds the secrets from here on */
 	d->membership = daemon_status_membership;
 	d->membership_ud = d;
+	d->read_label = daemon_read_volume_label;
 	policy_limits_from_config(&d->cfg, &d->limits);
 	fill_rate_init(&d->fr, fmax(5.0, 5.0 * d->cfg.poll_interval_ms / 1000.0));
 	snprintf(d->mountpoint, sizeof(d->mountpoint), "%s", d->cfg.mountpoint);

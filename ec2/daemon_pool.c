@@ -152,7 +152,7 @@ enum dms_membership daemon_status_membership(void *ud, const char *pool, const c
 }
 
 /* What the volume's own label says, read from its device on this instance. */
-static enum dms_volume_label read_volume_label(const char *vol, char pool[DMS_POOL_NAME_MAX])
+enum dms_volume_label daemon_read_volume_label(const char *vol, char pool[DMS_POOL_NAME_MAX])
 {
 	char node[64];
 	int r = dms_nvme_node_by_volume_id(vol, node, sizeof(node));
@@ -184,7 +184,7 @@ enum dms_keep_verdict daemon_keep_or_delete(struct daemon *d, const char *vol)
 	memset(&in, 0, sizeof(in));
 	in.membership = d->membership(d->membership_ud, d->cfg.pool, vol);
 	if (in.membership == DMS_MEMBERSHIP_NOT_MEMBER)
-		in.label = read_volume_label(vol, in.label_pool);
+		in.label = d->read_label(vol, in.label_pool);
 	enum dms_keep_verdict v = dms_keep_decide(&in);
 	if (v == DMS_KEEP_LABELLED)
 		log_error("pool %s: volume %s is not in the pool's member list, but its own label names pool %s: "

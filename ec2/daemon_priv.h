@@ -52,6 +52,8 @@ struct daemon {
 	int collect_r;          /* what dms_status_collect returned for *st */
 	dms_membership_fn membership;   /* is a volume a member? (3 states) */
 	void *membership_ud;
+	/* what a volume's own label says (daemon_read_volume_label; tests inject) */
+	enum dms_volume_label (*read_label)(const char *vol, char pool[DMS_POOL_NAME_MAX]);
 	bool pool_ready;        /* active and mounted at mountpoint */
 	dev_t fs_dev;
 	char mountpoint[1024];
@@ -120,6 +122,7 @@ void daemon_wait_thin_event(struct daemon *d, double wait_s);
 /* the default dms_membership_fn (ud: the daemon): dms_status_collect, any
  * error or missing member list mapped to UNKNOWN */
 enum dms_membership daemon_status_membership(void *ud, const char *pool, const char *volume_id);
+enum dms_volume_label daemon_read_volume_label(const char *vol, char pool[DMS_POOL_NAME_MAX]);
 /* Keep or delete vol: asks the membership (fresh) and reads the volume's own label. */
 enum dms_keep_verdict daemon_keep_or_delete(struct daemon *d, const char *vol);
 

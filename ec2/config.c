@@ -11,6 +11,8 @@
 
 #include "dmscale/log.h"
 #include "dmscale/units.h"
+#include "ec2/http.h"
+#include "ec2/names.h"
 
 enum ktype { K_STR, K_U32, K_U64, K_DBL, K_BOOL, K_TAGS };
 
@@ -262,9 +264,15 @@ int dms_config_apply_env(struct dms_config *c, const char *(*getenv_fn)(const ch
 	return 0;
 }
 
-static bool endpoint_ok(const char *s)
+/* An endpoint URL by the rules of http_endpoint_parse (https, or plain http
+ * to loopback or link-local only). */
+static int check_endpoint(const char *key, const char *url, enum http_endpoint_kind kind, char *err, size_t errlen)
 {
-	return !*s || !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8);
+	struct http_endpoint e;
+	char msg[400];
+	if (http_endpoint_parse(url, kind, &e, msg, sizeof(msg)) < 0)
+		return fail(err, errlen, "key \"%s\": %s", key, msg);
+	return 0;
 }
 
 int dms_config_validate(const struct dms_config *c, char *err, size_t errlen)
@@ -277,10 +285,9 @@ int dms_config_validate(const struct dms_config *c, char *err, size_t errlen)
 		return fail(err, errlen, "key \"volume_type\": \"%s\" is not one of gp2 gp3 io1 io2 st1 sc1 standard", c->volume_type);
 	if (!c->pool[0])
 		return fail(err, errlen, "key \"pool\": must not be empty");
-	for (const char *p = c->pool; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      *p == '_' || *p == '-' || *p == '.'))
-			return fail(err, errlen, "key \"pool\": only [A-Za-z0-9_.-] allowed");
+	if (!dms_valid_pool_name(c->pool))
+		return fail(err, errlen, "key \"pool\": 1-47 of [A-Za-z0-9_.-], not \".\" or \"..\", not starting "
+			    "with '-'");
 	if (c->mountpoint[0] != '/')
 		return fail(err, errlen, "key \"mountpoint\": must be an absolute path");
 	if (c->min_volume_gib > c->max_volume_gib)
@@ -298,10 +305,10 @@ int dms_config_validate(const struct dms_config *c, char *err, size_t errlen)
 		return fail(err, errlen, "key \"iops\": only valid with volume_type gp3, io1 or io2");
 	if (!strncmp(c->volume_type, "io", 2) && !c->iops)
 		return fail(err, errlen, "key \"iops\": required with volume_type %s", c->volume_type);
-	if (!endpoint_ok(c->ec2_endpoint))
-		return fail(err, errlen, "key \"ec2_endpoint\": must start with http:// or https://");
-	if (!c->imds_endpoint[0] || !endpoint_ok(c->imds_endpoint))
-		return fail(err, errlen, "key \"imds_endpoint\": must start with http:// or https://");
+	if (c->ec2_endpoint[0] && check_endpoint("ec2_endpoint", c->ec2_endpoint, HTTP_ENDPOINT_EC2, err, errlen) < 0)
+		return -EINVAL;
+	if (check_endpoint("imds_endpoint", c->imds_endpoint, HTTP_ENDPOINT_IMDS, err, errlen) < 0)
+		return -EINVAL;
 	if (strpbrk(c->region, "/ "))
 		return fail(err, errlen, "key \"region\": invalid");
 	size_t mt = strlen(c->metrics_textfile);

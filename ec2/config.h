@@ -31,6 +31,8 @@
  * api_timeout_ms      integer  15000             one HTTP request
  * imds_endpoint       string   "http://169.254.169.254"
  * ec2_endpoint        string   ""                "" = https://ec2.<region>.amazonaws.com
+ *                                                (both: plain http:// only to loopback or
+ *                                                link-local, see http_endpoint_parse)
  * region              string   ""                "" = from IMDS placement/region
  * metrics_textfile    string   "/var/lib/prometheus/node-exporter/dmscale.prom"
  *                                                node_exporter textfile (Prometheus text format),

@@ -10,7 +10,12 @@
  * sent -> filesystem grown) feeds the policy's fill-rate rule.
  *
  * A volume that never makes it into the pool is taken out of the pending list
- * under the pool lock and deleted; one that cannot be deleted now is retried.
+ * under the pool lock and deleted only if the keep-or-delete decision
+ * (decide.h) says so: not a member of the pool AND no label of its own; an
+ * unknown membership or a labelled volume is kept. One that cannot be
+ * deleted now is retried (the decision made again first).
+ * Files: daemon.c (command line, loop), daemon_pool.c, daemon_volumes.c,
+ * state.c (the state file's JSON), connect.c (EC2 client bring-up).
  * SIGTERM/SIGINT stop the loop; a provisioning in progress is aborted at its
  * next stage (its volume is deleted), a wait for the append is left to the
  * next start, which adopts the pending volumes it finds.

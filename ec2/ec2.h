@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ec2/clock.h"
 #include "ec2/http.h"
 #include "ec2/imds.h"
 #include "ec2/query.h"
@@ -37,7 +38,7 @@ enum ec2_stage {
 	EC2_STAGE_DELETED,        /* cleanup deleted the volume: drop it from pending */
 	EC2_STAGE_CLEANUP_FAILED, /* cleanup could not delete it now: retry later */
 	EC2_STAGE_CLEANUP_CHECK,  /* about to clean up after a failure: return 1 to keep the volume
-	                             (it already joined the pool: deleting it would lose data) */
+	                             (it joined the pool, or may hold data: deleting it could lose data) */
 };
 const char *ec2_stage_name(enum ec2_stage s);
 
@@ -46,7 +47,7 @@ typedef int (*ec2_stage_fn)(void *ud, enum ec2_stage stage, const char *volume_i
 			    const char *client_token, const char *device);
 
 struct ec2_client {
-	struct http_client http;
+	struct http_client http;  /* the libcurl handle behind the default transport */
 	struct imds_client imds;
 	bool imds_ready;
 	bool static_creds;
@@ -57,17 +58,16 @@ struct ec2_client {
 	char instance_id[EC2_ID_MAX];
 	char availability_zone[EC2_ID_MAX];
 
+	/* the seams (clock.h): real ones from ec2_client_init, any from ec2_client_setup */
+	struct ec2_transport transport;
+	struct ec2_clock clock;
+
 	/* retries */
 	unsigned max_attempts;    /* per call, default 8 */
 	unsigned backoff_base_ms; /* default 200 */
 	unsigned backoff_cap_ms;  /* default 20000 */
 	unsigned retry_budget;    /* tokens: a retry costs 5, a success refunds 1; default 100 */
 	uint64_t rng;
-
-	/* injectable for tests */
-	void (*sleep_ms)(void *ud, unsigned ms);
-	void *sleep_ud;
-	double (*mono_s)(void);
 
 	ec2_stage_fn on_stage;
 	void *stage_ud;
@@ -79,7 +79,23 @@ struct ec2_client {
 	char last_device[EC2_ID_MAX];
 };
 
-/* Fills region/instance/AZ/credentials from config, env (already in cfg) and IMDS. */
+/* What a client needs besides its seams; no I/O. */
+struct ec2_client_params {
+	const char *region;
+	const char *endpoint;            /* NULL/"" => https://ec2.<region>.amazonaws.com */
+	const char *instance_id;         /* i-… */
+	const char *availability_zone;
+	const struct aws_credentials *static_creds; /* NULL => the instance role (needs c->imds) */
+	uint64_t rng_seed;               /* 0 => from getrandom() */
+};
+
+/* Pure set-up over the given transport and clock (a test or a simulator);
+ * *c zeroed by the caller. Checks the endpoint (http_endpoint_parse); 0 or
+ * -EINVAL/-EPERM. Without static_creds and without IMDS, calls fail -ENOKEY. */
+int ec2_client_setup(struct ec2_client *c, const struct ec2_client_params *p, const struct ec2_transport *t,
+		     const struct ec2_clock *k);
+/* The daemon's: libcurl + IMDS (instance, AZ, region, role credentials) +
+ * config/env (already in cfg), over the real transport and clock. */
 int ec2_client_init(struct ec2_client *c, const struct dms_config *cfg);
 void ec2_client_free(struct ec2_client *c);
 

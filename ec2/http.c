@@ -1,54 +1,128 @@
-/* libcurl adapter. See http.h. */
+/* libcurl adapter and endpoint URL checks. See http.h. */
 #include "ec2/http.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
 
-int http_url_host(const char *url, char *host, size_t hostlen, int *is_https)
+#include "ec2/secmem.h"
+
+/* Plain HTTP stays on this host or its own link: loopback, or an IPv4
+ * link-local address (169.254.0.0/16, never forwarded by a router: on EC2
+ * the instance's own Nitro services, IMDS among them; in the test bed QEMU's
+ * user network), or for IMDS its IPv6 address. */
+static bool plain_http_ok(const char *host, enum http_endpoint_kind kind)
 {
-	if (!url)
-		return -EINVAL;
-	const char *p;
-	int https;
-	if (!strncmp(url, "https://", 8)) {
-		p = url + 8;
-		https = 1;
-	} else if (!strncmp(url, "http://", 7)) {
-		p = url + 7;
-		https = 0;
-	} else {
+	struct in_addr a4;
+	struct in6_addr a6;
+	if (!strcasecmp(host, "localhost"))
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1) {
+		uint32_t a = ntohl(a4.s_addr);
+		return (a >> 24) == 127 || (a >> 16) == ((169u << 8) | 254u);
+	}
+	size_t n = strlen(host);
+	if (n < 3 || host[0] != '[' || host[n - 1] != ']' || n - 2 >= 64)
+		return false;
+	char v6[64];
+	memcpy(v6, host + 1, n - 2);
+	v6[n - 2] = '\0';
+	if (inet_pton(AF_INET6, v6, &a6) != 1)
+		return false;
+	if (IN6_IS_ADDR_LOOPBACK(&a6))
+		return true;
+	static const uint8_t imds6[16] = {0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54};
+	return kind == HTTP_ENDPOINT_IMDS && !memcmp(a6.s6_addr, imds6, 16);
+}
+
+int http_endpoint_parse(const char *url, enum http_endpoint_kind kind, struct http_endpoint *out, char *msg,
+			size_t msglen)
+{
+	memset(out, 0, sizeof(*out));
+	if (!url || !*url || strlen(url) >= sizeof(out->url)) {
+		if (msg && msglen)
+			snprintf(msg, msglen, "\"%.300s\": not an http(s) URL", url ? url : "");
 		return -EINVAL;
 	}
-	size_t n = strcspn(p, "/?#");
-	if (n == 0 || n >= hostlen || memchr(p, '@', n))
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)p[i] <= ' ' || (unsigned char)p[i] >= 0x7f)
-			return -EINVAL;
-	memcpy(host, p, n);
-	host[n] = '\0';
-	/* curl omits the default port from Host:, so must we (it is signed) */
-	const char *dflt = https ? ":443" : ":80";
-	size_t dl = strlen(dflt);
-	if (n > dl && !strcmp(host + n - dl, dflt) && host[0] != '[')
-		host[n - dl] = '\0';
-	if (is_https)
-		*is_https = https;
-	return 0;
+	CURLU *u = curl_url();
+	if (!u)
+		return -ENOMEM;
+	char *scheme = NULL, *host = NULL, *port = NULL, *user = NULL, *pass = NULL, *query = NULL,
+	     *frag = NULL, *path = NULL, *zone = NULL;
+	int r = -EINVAL;
+	const char *why = "not an http(s) URL";
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
+		goto out;
+	(void)curl_url_get(u, CURLUPART_PORT, &port, CURLU_NO_DEFAULT_PORT);
+	(void)curl_url_get(u, CURLUPART_USER, &user, 0);
+	(void)curl_url_get(u, CURLUPART_PASSWORD, &pass, 0);
+	(void)curl_url_get(u, CURLUPART_QUERY, &query, 0);
+	(void)curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0);
+	(void)curl_url_get(u, CURLUPART_ZONEID, &zone, 0);
+	bool https = !strcmp(scheme, "https");
+	if ((!https && strcmp(scheme, "http")) || !*host)
+		goto out;
+	if (user || pass || query || frag || zone) {
+		why = "user info, query, fragment or zone id in the URL";
+		goto out;
+	}
+	if (kind == HTTP_ENDPOINT_EC2 && strcmp(path, "/")) {
+		why = "the EC2 endpoint takes no path (requests are signed for \"/\")";
+		goto out;
+	}
+	for (const char *p = host; *p; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
+			goto out;
+	if (!https && !plain_http_ok(host, kind)) {
+		r = -EPERM;
+		why = "plain http:// only to loopback or a link-local address (169.254.0.0/16); use https://";
+		goto out;
+	}
+	/* what curl sends as Host: (the default port omitted); it is signed */
+	int n = snprintf(out->host, sizeof(out->host), "%s%s%s", host, port ? ":" : "", port ? port : "");
+	size_t pl = strlen(path);
+	while (pl > 1 && path[pl - 1] == '/')
+		path[--pl] = '\0';
+	int m = snprintf(out->url, sizeof(out->url), "%s://%s%s", scheme, out->host, pl > 1 ? path : "");
+	if (n < 0 || (size_t)n >= sizeof(out->host) || m < 0 || (size_t)m >= sizeof(out->url))
+		goto out;
+	out->https = https;
+	r = 0;
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_free(user);
+	curl_free(pass);
+	curl_free(query);
+	curl_free(frag);
+	curl_free(path);
+	curl_free(zone);
+	curl_url_cleanup(u);
+	if (r < 0) {
+		memset(out, 0, sizeof(*out));
+		if (msg && msglen)
+			snprintf(msg, msglen, "\"%.300s\": %s", url, why);
+	}
+	return r;
 }
 
 int http_client_init(struct http_client *c, long timeout_ms)
 {
-	static int global_done;
 	memset(c, 0, sizeof(*c));
-	if (!global_done) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-			return -EIO;
-		global_done = 1;
-	}
+	/* libcurl initialised with wipe-on-free allocators (it holds tokens) */
+	if (dms_secmem_install() < 0)
+		return -EIO;
 	c->curl = curl_easy_init();
 	if (!c->curl)
 		return -ENOMEM;

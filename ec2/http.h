@@ -3,6 +3,7 @@
  * Request headers may carry secrets: they are never logged. */
 #ifndef DMSCALE_EC2_HTTP_H
 #define DMSCALE_EC2_HTTP_H
+#include <stdbool.h>
 #include <stddef.h>
 
 #define HTTP_MAX_BODY_BYTES (8u << 20)
@@ -35,8 +36,21 @@ void http_client_free(struct http_client *c);
 int http_perform(struct http_client *c, const struct http_request *req, struct http_response *resp);
 void http_response_free(struct http_response *r);
 
-/* Pure: split "http[s]://host[:port][/...]" into the Host header value
- * ("host" or "host:port" as curl sends it) and whether it is https. */
-int http_url_host(const char *url, char *host, size_t hostlen, int *is_https);
+enum http_endpoint_kind { HTTP_ENDPOINT_EC2, HTTP_ENDPOINT_IMDS };
+
+struct http_endpoint {
+	char url[256];    /* normalised by libcurl: scheme://host[:port][/path], no trailing '/' */
+	char host[256];   /* the Host header curl sends ("host" or "host:port"; [v6]) */
+	bool https;
+};
+
+/* Pure (libcurl's URL API, no I/O): parse an endpoint URL. http or https, no
+ * user info, query, fragment or IPv6 zone; the EC2 endpoint has no path (its
+ * requests are signed for "/"). Plain http:// only to loopback (127.0.0.0/8,
+ * ::1, localhost) or IPv4 link-local (169.254.0.0/16), and for IMDS also
+ * [fd00:ec2::254]. Returns 0, -EINVAL (not such a URL) or -EPERM (plain http
+ * to another host), with a message naming the URL in msg. */
+int http_endpoint_parse(const char *url, enum http_endpoint_kind kind, struct http_endpoint *out, char *msg,
+			size_t msglen);
 
 #endif

@@ -154,13 +154,12 @@ int imds_client_init(struct imds_client *c, const char *endpoint, long timeout_m
 {
 	memset(c, 0, sizeof(*c));
 	const char *ep = endpoint && *endpoint ? endpoint : IMDS_DEFAULT_ENDPOINT;
-	size_t n = strlen(ep);
-	while (n && ep[n - 1] == '/')
-		n--;
-	if (n == 0 || n >= sizeof(c->endpoint) || http_url_host(ep, (char[256]){0}, 256, NULL) < 0)
-		return log_error_errno(EINVAL, "IMDS endpoint \"%s\" is not an http(s) URL", ep);
-	memcpy(c->endpoint, ep, n);
-	c->endpoint[n] = '\0';
+	struct http_endpoint e;
+	char msg[400];
+	int r = http_endpoint_parse(ep, HTTP_ENDPOINT_IMDS, &e, msg, sizeof(msg));
+	if (r < 0)
+		return log_error_errno(-r, "IMDS endpoint %s", msg);
+	snprintf(c->endpoint, sizeof(c->endpoint), "%s", e.url);
 	c->token_ttl_s = IMDS_TOKEN_TTL_S;
 	c->now = default_now;
 	/* IMDS answers locally: keep its timeout short */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ec2/names.h"
 #include "ec2/sigv4.h"
 
 static void form_reserve(struct ec2_form *f, size_t extra)
@@ -132,7 +133,6 @@ static bool prefixed_hex(const char *s, const char *prefix, size_t min, size_t m
 	return n >= min && n <= max;
 }
 
-bool ec2_valid_volume_id(const char *s) { return prefixed_hex(s, "vol-", 8, 17); }
 bool ec2_valid_instance_id(const char *s) { return prefixed_hex(s, "i-", 8, 17); }
 
 bool ec2_valid_device_name(const char *s)
@@ -200,7 +200,7 @@ int ec2_query_describe_volumes(const char *const *volume_ids, size_t n, struct e
 		return -EINVAL;
 	ec2_form_init(f, "DescribeVolumes");
 	for (size_t i = 0; i < n; i++) {
-		if (!ec2_valid_volume_id(volume_ids[i])) {
+		if (!dms_valid_volume_id(volume_ids[i])) {
 			f->err = -EINVAL;
 			break;
 		}
@@ -233,7 +233,7 @@ int ec2_query_attach_volume(const char *volume_id, const char *instance_id, cons
 			    struct ec2_form *f)
 {
 	memset(f, 0, sizeof(*f));
-	if (!ec2_valid_volume_id(volume_id) || !ec2_valid_instance_id(instance_id) ||
+	if (!dms_valid_volume_id(volume_id) || !ec2_valid_instance_id(instance_id) ||
 	    !ec2_valid_device_name(device))
 		return -EINVAL;
 	ec2_form_init(f, "AttachVolume");
@@ -247,7 +247,7 @@ int ec2_query_detach_volume(const char *volume_id, const char *instance_id, bool
 			    struct ec2_form *f)
 {
 	memset(f, 0, sizeof(*f));
-	if (!ec2_valid_volume_id(volume_id) || (instance_id && !ec2_valid_instance_id(instance_id)))
+	if (!dms_valid_volume_id(volume_id) || (instance_id && !ec2_valid_instance_id(instance_id)))
 		return -EINVAL;
 	ec2_form_init(f, "DetachVolume");
 	ec2_form_add(f, "VolumeId", volume_id);
@@ -261,7 +261,7 @@ int ec2_query_detach_volume(const char *volume_id, const char *instance_id, bool
 int ec2_query_delete_volume(const char *volume_id, struct ec2_form *f)
 {
 	memset(f, 0, sizeof(*f));
-	if (!ec2_valid_volume_id(volume_id))
+	if (!dms_valid_volume_id(volume_id))
 		return -EINVAL;
 	ec2_form_init(f, "DeleteVolume");
 	ec2_form_add(f, "VolumeId", volume_id);

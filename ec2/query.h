@@ -59,8 +59,8 @@ int ec2_query_describe_instances(const char *instance_id, struct ec2_form *f);
 /* DescribeInstanceAttribute Attribute=blockDeviceMapping */
 int ec2_query_describe_instance_bdm(const char *instance_id, struct ec2_form *f);
 
-/* Validators for identifiers that end up in requests and logs. */
-bool ec2_valid_volume_id(const char *s);   /* vol-[0-9a-f]{8,17} */
+/* Validators for identifiers that end up in requests and logs (volume ids:
+ * dms_valid_volume_id, ec2/names.h). */
 bool ec2_valid_instance_id(const char *s); /* i-[0-9a-f]{8,17} */
 bool ec2_valid_device_name(const char *s); /* /dev/[a-z0-9]{1,16} */
 

@@ -1,3 +1,5 @@
+/* Resolving the device name an operator gave (/dev/xvdba) to its NVMe node:
+ * NVMe Identify, else EC2 block device mappings. See resolve.h. */
 #include "ec2/resolve.h"
 
 #include <dirent.h>
@@ -14,6 +16,7 @@
 #include "dmscale/log.h"
 #include "ec2/config.h"
 #include "ec2/ec2.h"
+#include "ec2/names.h"
 
 /* First namespace block device of controller `ctrl` ("nvme3" -> "/dev/nvme3n1"). */
 static int ctrl_namespace(const char *ctrl, char *out, size_t outlen)
@@ -84,7 +87,7 @@ static int by_identify(const char *requested, char *out, size_t outlen)
 int dms_nvme_node_by_volume_id(const char *volume_id, char *out, size_t outlen)
 {
 	char want[40];
-	if (strncmp(volume_id, "vol-", 4) || strlen(volume_id) > 36)
+	if (!dms_valid_volume_id(volume_id))
 		return -EINVAL;
 	snprintf(want, sizeof(want), "vol%s", volume_id + 4);
 	DIR *d = opendir("/sys/class/nvme");

@@ -2,12 +2,14 @@
 #include "ec2/sigv4.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -123,39 +125,6 @@ static void sb_add_encoded(struct sb *b, const char *s, size_t n, int keep_slash
 	b->len += (size_t)w;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decode s[0..n) into a new string (invalid escapes kept literally). */
-static char *pct_decode(const char *s, size_t n, size_t *outn)
-{
-	char *o = malloc(n + 1);
-	if (!o)
-		return NULL;
-	size_t j = 0;
-	for (size_t i = 0; i < n; i++) {
-		int h, l;
-		if (s[i] == '%' && i + 2 < n && (h = hexval((unsigned char)s[i + 1])) >= 0 &&
-		    (l = hexval((unsigned char)s[i + 2])) >= 0) {
-			o[j++] = (char)(h * 16 + l);
-			i += 2;
-		} else {
-			o[j++] = s[i];
-		}
-	}
-	o[j] = '\0';
-	*outn = j;
-	return o;
-}
-
 int sigv4_sha256_hex(const void *data, size_t len, char out[65])
 {
 	unsigned char md[32];
@@ -196,16 +165,20 @@ static int qpair_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->v, y->v);
 }
 
+/* Percent-decode (libcurl's decoder: invalid escapes are kept literally),
+ * then encode the SigV4 way. */
 static char *encode_dup(const char *raw, size_t n)
 {
-	size_t dn;
-	char *dec = pct_decode(raw, n, &dn);
-	if (!dec)
+	int dn = 0;
+	if (n > INT_MAX / 4)
+		return NULL;
+	char *dec = n ? curl_easy_unescape(NULL, raw, (int)n, &dn) : NULL;
+	if (n && !dec)
 		return NULL;
 	struct sb b = {0};
-	sb_add_encoded(&b, dec, dn, 0);
+	sb_add_encoded(&b, dec ? dec : "", (size_t)dn, 0);
 	sb_addn(&b, "", 0);
-	free(dec);
+	curl_free(dec);
 	if (b.err) {
 		free(b.p);
 		return NULL;

@@ -282,17 +282,29 @@ static int parse_volume(const xmlNode *v, struct ec2_volume *out, bool need_stat
 	return 0;
 }
 
-int ec2_xml_parse_create_volume(const char *body, size_t len, struct ec2_volume *out)
+/* Parse a response whose root element is root_name with fn(root, out). */
+static int parse_rooted(const char *body, size_t len, const char *root_name, int (*fn)(xmlNode *root, void *out),
+			void *out)
 {
 	xmlDoc *doc;
 	xmlNode *root;
-	memset(out, 0, sizeof(*out));
-	int r = root_of(body, len, "CreateVolumeResponse", &doc, &root);
+	int r = root_of(body, len, root_name, &doc, &root);
 	if (r < 0)
 		return r;
-	r = parse_volume(root, out, true);
+	r = fn(root, out);
 	xmlFreeDoc(doc);
 	return r;
+}
+
+static int create_volume_root(xmlNode *root, void *out)
+{
+	return parse_volume(root, out, true);
+}
+
+int ec2_xml_parse_create_volume(const char *body, size_t len, struct ec2_volume *out)
+{
+	memset(out, 0, sizeof(*out));
+	return parse_rooted(body, len, "CreateVolumeResponse", create_volume_root, out);
 }
 
 int ec2_xml_parse_describe_volumes(const char *body, size_t len, struct ec2_volume *vols,
@@ -333,19 +345,17 @@ int ec2_xml_parse_describe_volumes(const char *body, size_t len, struct ec2_volu
 	return r;
 }
 
+static int attach_volume_root(xmlNode *root, void *out)
+{
+	struct ec2_attachment *a = out;
+	int r = parse_attachment(root, a);
+	return !r && !a->volume_id[0] ? -EBADMSG : r;
+}
+
 int ec2_xml_parse_attach_volume(const char *body, size_t len, struct ec2_attachment *out)
 {
-	xmlDoc *doc;
-	xmlNode *root;
 	memset(out, 0, sizeof(*out));
-	int r = root_of(body, len, "AttachVolumeResponse", &doc, &root);
-	if (r < 0)
-		return r;
-	r = parse_attachment(root, out);
-	if (!r && !out->volume_id[0])
-		r = -EBADMSG;
-	xmlFreeDoc(doc);
-	return r;
+	return parse_rooted(body, len, "AttachVolumeResponse", attach_volume_root, out);
 }
 
 static int parse_bdm_list(const xmlNode *bdm, struct ec2_bdm *out, size_t max, size_t *n)

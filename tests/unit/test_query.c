@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "ec2/names.h"
 #include "ec2/query.h"
 
 static json_t *model;
@@ -354,8 +355,8 @@ static void test_bad_ids(void **state)
 	assert_null(f.buf);
 	assert_int_equal(ec2_query_describe_volumes_by_tag("k", "v", NULL, 3, &f), -EINVAL);
 	assert_int_equal(ec2_query_set_delete_on_termination("i-0123456789abcdef0", "/dev/", &f), -EINVAL);
-	assert_false(ec2_valid_volume_id("vol-0123456789abcdef01")); /* 18 hex */
-	assert_true(ec2_valid_volume_id("vol-0123456789abcdef0"));
+	assert_false(dms_valid_volume_id("vol-0123456789abcdef01")); /* 18 hex */
+	assert_true(dms_valid_volume_id("vol-0123456789abcdef0"));
 	assert_false(ec2_valid_instance_id("i-0123456789ABCDEF0"));
 	assert_true(ec2_valid_device_name("/dev/xvdba"));
 	assert_false(ec2_valid_device_name("/dev/xvdba0123456789012"));

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "dmscale/credentials.h"
 #include "dmscale/log.h"
 #include "dmscale/units.h"
 #include "ec2/http.h"
@@ -365,8 +366,11 @@ int dms_config_load(const char *path, struct dms_config *c)
 		if (r)
 			return log_error_errno(r, "config %s: %s", p, err);
 	}
-	if (dms_config_apply_env(c, NULL, err, sizeof(err)) < 0 ||
-	    dms_config_validate(c, err, sizeof(err)) < 0) {
+	/* Environment first, else systemd credentials of the same name; the
+	 * credential copies are wiped as soon as they are in the config. */
+	r = dms_config_apply_env(c, dms_credential_getenv, err, sizeof(err));
+	dms_credential_wipe();
+	if (r < 0 || dms_config_validate(c, err, sizeof(err)) < 0) {
 		dms_config_wipe_secrets(c);
 		return log_error_errno(EINVAL, "config %s: %s", p, err);
 	}

@@ -368,7 +368,7 @@ int dms_config_load(const char *path, struct dms_config *c)
 	}
 	/* Environment first, else systemd credentials of the same name; the
 	 * credential copies are wiped as soon as they are in the config. */
-	r = dms_config_apply_env(c, dms_credential_getenv, err, sizeof(err));
+	int r = dms_config_apply_env(c, dms_credential_getenv, err, sizeof(err));
 	dms_credential_wipe();
 	if (r < 0 || dms_config_validate(c, err, sizeof(err)) < 0) {
 		dms_config_wipe_secrets(c);

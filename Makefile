@@ -72,7 +72,16 @@ check-valgrind: $(TESTS)
 		valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite $$t >/dev/null || fail=1; \
 	done; exit $$fail
 
-check: check-unit check-unit-san check-valgrind lint check-deb check-vm
+# Every stage, in order, each timed (the times also go to $(B)/check-times.txt).
+# check-fresh comes first: a missing `make deps` entry fails in minutes, named.
+CHECK_STAGES := check-fresh check-unit check-unit-san check-valgrind lint check-deb check-vm
+check:
+	@mkdir -p $(B); : > $(B)/check-times.txt; all0=$$(date +%s); \
+	for s in $(CHECK_STAGES); do t0=$$(date +%s); \
+		if ! $(MAKE) --no-print-directory $$s; then \
+			echo "check: $$s FAILED after $$(( $$(date +%s) - t0 )) s" | tee -a $(B)/check-times.txt; exit 1; fi; \
+		echo "check: $$s passed in $$(( $$(date +%s) - t0 )) s" | tee -a $(B)/check-times.txt; \
+	done; echo "check: all stages passed in $$(( $$(date +%s) - all0 )) s" | tee -a $(B)/check-times.txt
 
 # Benchmarks (docs/BENCHMARKS.md, bench/results.json); BENCH_SMOKE=1 for a tiny run.
 bench: all

@@ -9,7 +9,7 @@
 set -euo pipefail
 OUT=${1:?usage: build-base.sh OUTDIR}
 here=$(cd "$(dirname "$0")" && pwd)
-CACHE=${DMSCALE_CACHE:-/var/cache/dmscale}/vm
+CACHE=${DMSCALE_CACHE:-/var/cache/dmscale}/guest
 PKGS=(
   systemd-sysv udev kmod dbus
   e2fsprogs xfsprogs btrfs-progs lvm2 thin-provisioning-tools util-linux

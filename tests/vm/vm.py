@@ -94,7 +94,10 @@ def tune_guest(root):
         os.symlink("/dev/null", p)
     jd = os.path.join(root, "etc/systemd/journald.conf.d")
     os.makedirs(jd, exist_ok=True)
-    with open(os.path.join(jd, "test.conf"), "w") as f:
+    conf = os.path.join(jd, "test.conf")
+    if os.path.lexists(conf):
+        os.unlink(conf)       # never write through a hard link into the cached rootfs
+    with open(conf, "w") as f:
         f.write("[Journal]\nStorage=volatile\nRateLimitBurst=0\n")
     # networkd only for tests that talk to the EC2 simulator: started on demand.
     for w in ("multi-user.target.wants/systemd-networkd.service",

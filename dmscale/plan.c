@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,7 +28,8 @@ static int same_pool_state(const struct dms_label *a, const struct dms_label *b)
 	    strncmp(a->fs_type, b->fs_type, DMS_FSTYPE_MAX) || a->target != b->target ||
 	    a->thin_meta_offset_bytes != b->thin_meta_offset_bytes ||
 	    a->thin_meta_bytes != b->thin_meta_bytes ||
-	    a->thin_virtual_bytes != b->thin_virtual_bytes || a->member_count != b->member_count)
+	    a->thin_virtual_bytes != b->thin_virtual_bytes ||
+	    a->thin_meta_active_bytes != b->thin_meta_active_bytes || a->member_count != b->member_count)
 		return 0;
 	for (uint32_t i = 0; i < a->member_count; i++)
 		if (!member_equal(&a->members[i], &b->members[i]))
@@ -114,23 +116,57 @@ int dms_plan_assembly(const struct dms_found *found, size_t n, const char *pool_
 	if (newest_k == SIZE_MAX)
 		return -ENOENT;
 
-	const struct dms_label *newest = &found[newest_k].label;
-	const uint64_t gen = newest->generation;
+	const uint64_t gen = found[newest_k].label.generation;
 
 	/* 3. Every label carrying the newest generation must agree on the pool
-	 *    state; two different lists under one generation cannot be resolved. */
+	 *    state. If they do not (an append of X crashed after X's own label, X
+	 *    was absent when an append of Y reused the generation): a state that
+	 *    an existing member confirms (a label that is not the last entry of
+	 *    its own table) wins; states carried only by their own appended
+	 *    device lose and those devices are ignored (§6 rule 6). Two confirmed
+	 *    states, or none, cannot be resolved. */
+	size_t chosen = newest_k;
+	bool conflict = false;
 	for (size_t k = 0; k < n; k++) {
 		const struct dms_label *l = &found[k].label;
-		if (!pool_selected(l, target) || l->generation != gen || dms_label_validate(l) < 0)
-			continue;
-		if (!same_pool_state(l, newest)) {
-			log_debug("%s and %s disagree about generation %" PRIu64 " of pool %s",
-				  found[k].devnode ? found[k].devnode : "?",
-				  found[newest_k].devnode ? found[newest_k].devnode : "?", gen,
-				  newest->pool_name);
+		if (pool_selected(l, target) && l->generation == gen && dms_label_validate(l) == 0 &&
+		    !same_pool_state(l, &found[newest_k].label))
+			conflict = true;
+	}
+	if (conflict) {
+		chosen = SIZE_MAX;
+		for (size_t k = 0; k < n; k++) {
+			const struct dms_label *l = &found[k].label;
+			if (!pool_selected(l, target) || l->generation != gen || dms_label_validate(l) < 0 ||
+			    l->member_index + 1 >= l->member_count)
+				continue;       /* not a confirmation by an existing member */
+			if (chosen == SIZE_MAX) {
+				chosen = k;
+			} else if (!same_pool_state(l, &found[chosen].label)) {
+				chosen = SIZE_MAX;
+				break;
+			}
+		}
+		if (chosen == SIZE_MAX) {
+			log_debug("labels of pool %s disagree about generation %" PRIu64 " and no existing member "
+				  "settles it", found[newest_k].label.pool_name, gen);
 			return -EUCLEAN;
 		}
+		for (size_t k = 0; k < n; k++) {
+			const struct dms_label *l = &found[k].label;
+			if (pool_selected(l, target) && l->generation == gen && dms_label_validate(l) == 0 &&
+			    !same_pool_state(l, &found[chosen].label)) {
+				/* the loser must be a device the winning table does not hold */
+				const struct dms_label *w = &found[chosen].label;
+				for (uint32_t i = 0; i < w->member_count; i++)
+					if (memcmp(w->members[i].uuid, l->member_uuid, 16) == 0)
+						return -EUCLEAN;
+				log_debug("%s: its generation %" PRIu64 " lost to the one existing members carry; "
+					  "ignoring it", found[k].devnode ? found[k].devnode : "?", gen);
+			}
+		}
 	}
+	const struct dms_label *newest = &found[chosen].label;
 
 	memcpy(out->pool_uuid, newest->pool_uuid, 16);
 	memcpy(out->pool_name, newest->pool_name, DMS_POOL_NAME_MAX);
@@ -171,6 +207,7 @@ int dms_plan_assembly(const struct dms_found *found, size_t n, const char *pool_
 		}
 		out->member_found[i] = at;
 		out->stale[i] = own->generation < gen;
+		out->repair[i] = found[at].torn != 0;
 	}
 
 	if (out->missing_count > 0) {

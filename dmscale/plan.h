@@ -10,6 +10,7 @@
 struct dms_found {
 	const char *devnode;          /* "/dev/nvme1n1" — not owned */
 	struct dms_label label;
+	unsigned torn;                /* copies that did not decode: 1 = A, 2 = B (0: both valid) */
 };
 
 struct dms_assembly {
@@ -21,6 +22,7 @@ struct dms_assembly {
 	size_t missing_count;         /* members of the newest generation not found */
 	char missing[DMS_MAX_MEMBERS][DMS_VOLUME_ID_MAX + 40]; /* volume id, or "member <uuid>" */
 	int stale[DMS_MAX_MEMBERS];   /* member's own label is older than generation: rewrite it */
+	int repair[DMS_MAX_MEMBERS];  /* one copy of the member's label is torn: rewrite both (§5.2) */
 	uint64_t newest_generation;   /* newest generation seen in any label of this pool */
 };
 
@@ -34,8 +36,13 @@ struct dms_assembly {
  *    otherwise -ENODEV with missing[] naming the absent volume ids: never fall
  *    back to an older, shorter list (the filesystem may already span the
  *    missing member);
+ *  - labels at the newest generation that disagree: a state confirmed by an
+ *    existing member (a label that is not its table's last entry) wins over
+ *    states carried only by their own appended device, which are ignored;
+ *    two confirmed states, or none, => -EUCLEAN (docs/FORMAT.md §6.3);
  *  - members whose own label is older than the chosen generation are marked
  *    stale[] so the caller rewrites them (finishing an interrupted attach);
+ *  - members with a torn copy (found[].torn) are marked repair[];
  *  - two found devices with the same member uuid => -ENOTUNIQ (cloned volume).
  * Returns 0 (assembly filled), -ENOENT (no device of that pool), -ENODEV
  * (incomplete: missing[] filled), -ENOTUNIQ. */

@@ -181,6 +181,7 @@ static int scan_labels(struct scan *s)
 				r = dms_device_read_label(d, &s->found[s->n].label, &ok);
 				if (r == 0) {
 					s->found[s->n].devnode = d->node;
+					s->found[s->n].torn = 3u & ~ok;
 					if (ok != 3)
 						log_warning("%s: only label copy %s is valid; it will be rewritten",
 							    d->node, ok == 1 ? "A" : "B");
@@ -234,7 +235,7 @@ static int finish_labels(const struct scan *s, const struct dms_assembly *a)
 {
 	const struct dms_label *l = &a->label;
 	for (uint32_t i = 0; i < l->member_count; i++) {
-		if (!a->stale[i])
+		if (!a->stale[i] && !a->repair[i])
 			continue;
 		struct dms_label ml;
 		struct dms_device d = s->dev[a->member_found[i]];
@@ -242,8 +243,12 @@ static int finish_labels(const struct scan *s, const struct dms_assembly *a)
 		int r = dms_device_write_label(&d, &ml);
 		if (r < 0)
 			return r;
-		log_notice("%s (%s): label brought to generation %llu (finishing an interrupted change)",
-			   d.node, d.volume_id[0] ? d.volume_id : "-", (unsigned long long)l->generation);
+		if (a->stale[i])
+			log_notice("%s (%s): label brought to generation %llu (finishing an interrupted change)",
+				   d.node, d.volume_id[0] ? d.volume_id : "-", (unsigned long long)l->generation);
+		else
+			log_notice("%s (%s): torn label copy rewritten (generation %llu)", d.node,
+				   d.volume_id[0] ? d.volume_id : "-", (unsigned long long)l->generation);
 	}
 	return 0;
 }
@@ -967,6 +972,7 @@ int dms_cmd_attach(const struct dms_opts *o, const char *device)
 		if (r < 0)
 			goto out;
 		a->stale[i] = 0;
+		a->repair[i] = 0;
 		if (i == 0)
 			dms_failpoint("attach:first-old-labelled");
 	}
@@ -1024,6 +1030,7 @@ int dms_pool_thin_grow_metadata(const char *pool)
 		if (r < 0)
 			goto out;
 		a->stale[i] = 0;
+		a->repair[i] = 0;
 	}
 	r = reconcile(s, a, NULL, false);
 out:

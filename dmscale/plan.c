@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dmscale/log.h"
+#include "dmscale/thin.h"
 
 static int member_equal(const struct dms_member *x, const struct dms_member *y)
 {
@@ -298,4 +299,44 @@ void dms_label_for_member(const struct dms_label *l, uint32_t i, struct dms_labe
 		return; /* left as copied; dms_label_validate() rejects a mismatch */
 	memcpy(out->member_uuid, out->members[i].uuid, 16);
 	out->member_index = i;
+}
+
+int dms_plan_init(const struct dms_init_spec *spec, struct dms_label *l, struct dms_zero_range *zero,
+		  size_t *nzero)
+{
+	if (!spec || !l || !zero || !nzero || !spec->name || !spec->fstype)
+		return -EINVAL;
+	memset(l, 0, sizeof(*l));
+	*nzero = 0;
+	l->version = DMS_LABEL_VERSION;
+	l->generation = 1;
+	l->target = spec->target == DMS_TARGET_THIN ? DMS_TARGET_THIN : DMS_TARGET_LINEAR;
+	l->created_unix = spec->now_unix;
+	snprintf(l->pool_name, sizeof(l->pool_name), "%s", spec->name);
+	snprintf(l->fs_type, sizeof(l->fs_type), "%s", spec->fstype);
+	memcpy(l->pool_uuid, spec->pool_uuid, 16);
+	l->member_count = 1;
+	struct dms_member *m = &l->members[0];
+	memcpy(m->uuid, spec->member_uuid, 16);
+	snprintf(m->volume_id, sizeof(m->volume_id), "%s", spec->volume_id ? spec->volume_id : "");
+	bytes_t meta_reserve = 0;
+	const bytes_t max_data = spec->max_data_bytes ? spec->max_data_bytes : DMS_THIN_DEFAULT_VIRTUAL;
+	int r;
+	if (l->target == DMS_TARGET_THIN && (r = dms_thin_meta_reserve(spec->device_bytes, max_data,
+								       &meta_reserve)) < 0)
+		return -ERANGE;
+	if ((r = dms_member_layout(spec->device_bytes, meta_reserve, m)) < 0)
+		return r;
+	memcpy(l->member_uuid, m->uuid, 16);
+	l->member_index = 0;
+	if (l->target == DMS_TARGET_THIN) {
+		bytes_t virt = spec->virtual_bytes ? spec->virtual_bytes : max_data;
+		l->thin_meta_offset_bytes = DMS_DATA_OFFSET_BYTES;
+		l->thin_meta_bytes = meta_reserve;
+		l->thin_meta_active_bytes = dms_thin_meta_active_for(m->data_bytes, meta_reserve, 0);
+		l->thin_virtual_bytes = align_down(virt, MIB);
+		zero[(*nzero)++] = (struct dms_zero_range){ l->thin_meta_offset_bytes, MIB };
+	}
+	zero[(*nzero)++] = (struct dms_zero_range){ m->data_offset_bytes, MIB };
+	return dms_label_validate(l);
 }

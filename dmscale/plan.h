@@ -78,4 +78,29 @@ int dms_plan_append(const struct dms_label *cur, const struct dms_member *new_me
 /* The label to write on member i of `l` (same list, member_uuid/member_index set). */
 void dms_label_for_member(const struct dms_label *l, uint32_t i, struct dms_label *out);
 
+/* A new pool on one device (init). */
+struct dms_init_spec {
+	const char *name, *fstype;
+	uint32_t target;              /* DMS_TARGET_LINEAR | DMS_TARGET_THIN */
+	bytes_t virtual_bytes;        /* thin: 0 = max_data_bytes, else DMS_THIN_DEFAULT_VIRTUAL */
+	bytes_t max_data_bytes;       /* thin: metadata sizing; 0 = DMS_THIN_DEFAULT_VIRTUAL */
+	bytes_t device_bytes;
+	const char *volume_id;        /* "" if not an EBS volume */
+	uint8_t pool_uuid[16], member_uuid[16];
+	uint64_t now_unix;
+};
+
+/* A range to zero on the device before its label is written. */
+struct dms_zero_range {
+	bytes_t offset_bytes, length_bytes;
+};
+#define DMS_INIT_MAX_ZERO 2
+
+/* The generation-1 label of a new pool, and the ranges to zero first: the
+ * start of the data area (an old filesystem or partition there must never be
+ * taken for "our interrupted mkfs") and, for thin, the metadata superblock
+ * (the kernel formats fresh metadata over zeros). -ERANGE: the device is too
+ * small (for the thin metadata area); -EINVAL: bad spec. */
+int dms_plan_init(const struct dms_init_spec *spec, struct dms_label *l, struct dms_zero_range *zero,
+		  size_t *nzero);
 #endif

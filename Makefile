@@ -20,13 +20,19 @@ override CFLAGS += $(OPTFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wforma
            -I. $(PKG_CFLAGS)
 LDLIBS  += $(PKG_LIBS) -lm
 
+# TESTING=1: failpoints compiled in (-DDMS_TESTING), built apart in build-testing/;
+# the VM tests install this build. A plain build has no failpoint code.
+ifeq ($(TESTING),1)
+B       ?= build-testing
+override CFLAGS += -DDMS_TESTING
+endif
 B       ?= build
 SRCS    := $(filter-out dmscale/main.c,$(wildcard dmscale/*.c ec2/*.c kmod-helpers/*.c))
 OBJS    := $(SRCS:%.c=$(B)/obj/%.o)
 TESTS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 PY      ?= /usr/bin/python3
 
-.PHONY: all check check-unit check-unit-san check-valgrind check-vm bench install clean deps demo lint image man deb check-deb
+.PHONY: all check check-unit check-no-failpoints check-unit-san check-valgrind check-vm bench install clean deps demo lint image man deb check-deb
 
 all: $(B)/dmscale
 
@@ -46,9 +52,15 @@ $(B)/tests/%: tests/unit/%.c $(B)/libdmscale.a tests/unit/unit.h
 	$(CC) $(CFLAGS) -Wno-missing-field-initializers $(LDFLAGS) -o $@ $< $(B)/libdmscale.a $(LDLIBS) -lcmocka
 
 # Unit tests: no root, no VM. Run from the project root (tests read ../shared).
-check-unit: $(TESTS)
+check-unit: $(TESTS) check-no-failpoints
 	@fail=0; for t in $(TESTS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit_py
+
+# The production binary carries no test failpoints (names nor code).
+check-no-failpoints: $(B)/dmscale
+	@strip -o $(B)/dmscale.stripped $(B)/dmscale   # as packaged (dh_strip)
+	@if [ "$(TESTING)" != 1 ] && strings $(B)/dmscale.stripped | grep -iE 'failpoint|attach:|init:labelled'; then \
+		echo "$(B)/dmscale contains test failpoints: build it without TESTING=1"; exit 1; fi; rm -f $(B)/dmscale.stripped
 
 # Same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 check-unit-san:
@@ -130,4 +142,4 @@ check-deb: deb
 	lintian --fail-on error,warning --display-info $(B)/deb/dmscale_$(VERSION)_*.changes
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-testing

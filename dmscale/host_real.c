@@ -119,10 +119,12 @@ static void h_save_mountpoint(void *ctx, const char *pool, const char *mp)
 	dms_state_save_mountpoint(pool, mp);
 }
 
+#ifdef DMS_TESTING
 static void h_failpoint(void *ctx, const char *name)
 {
 	dms_failpoint(name);
 }
+#endif
 
 const struct dms_host dms_host_real = {
 	.ctx = NULL,
@@ -143,5 +145,7 @@ const struct dms_host dms_host_real = {
 	.unpend = h_unpend,
 	.load_mountpoint = h_load_mountpoint,
 	.save_mountpoint = h_save_mountpoint,
+#ifdef DMS_TESTING
 	.failpoint = h_failpoint,
+#endif
 };

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/sysmacros.h>
 
+#include "dmscale/failpoint.h"
 #include "dmscale/log.h"
 #include "dmscale/target.h"
 
@@ -191,7 +192,7 @@ static int plan_fs(const struct dms_rc_input *in, const struct dms_target_ops *t
 			return -E2BIG;
 		a->size_bytes = size;
 		snprintf(a->mountpoint, sizeof(a->mountpoint), "%s", mp);
-		a->failpoint = "attach:grown";
+		a->failpoint = DMS_FP("attach:grown");
 	}
 	return 0;
 }

@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "dmscale/failpoint.h"
 #include "dmscale/log.h"
 #include "dmscale/target.h"
 
@@ -29,7 +30,7 @@ static int linear_plan_devices(const struct dms_rc_input *in, struct dms_rc_plan
 	snprintf(a->note, sizeof(a->note), "pool %s: table reloaded, %u member(s), now %" PRIu64
 		 " bytes, generation %" PRIu64, l->pool_name, l->member_count, sectors_to_bytes(total),
 		 l->generation);
-	a->failpoint = "attach:reloaded";
+	a->failpoint = DMS_FP("attach:reloaded");
 	return 0;
 }
 

@@ -97,8 +97,13 @@ static int run_action(const struct dms_host *h, const struct dms_rc_input *in, c
 		break;
 	case DMS_RC_MESSAGE:
 		r = h->dm_message(h->ctx, name, a->msg);
-		if (r < 0 && a->may_fail)
-			return 0;
+		if (r < 0 && a->retry_after[0]) {
+			log_info("pool %s: '%s' failed: an interrupted creation left it; '%s' and again", l->pool_name,
+				 a->msg, a->retry_after);
+			r = h->dm_message(h->ctx, name, a->retry_after);
+			if (r == 0)
+				r = h->dm_message(h->ctx, name, a->msg);
+		}
 		if (r < 0)
 			return log_error_errno(EIO, "pool %s: cannot create the thin volume in %s ('%s' failed, see "
 					       "dmesg)", l->pool_name, name, a->msg);

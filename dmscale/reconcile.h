@@ -75,7 +75,7 @@ struct dms_rc_action {
 	size_t count;                 /* CREATE, RELOAD: the table */
 	struct dms_dm_target *tg;     /*   (points into the plan) */
 	char msg[48];                 /* MESSAGE */
-	bool may_fail;                /* MESSAGE: a failure is expected and harmless */
+	char retry_after[48];         /* MESSAGE: if msg fails, send this, then msg again (both must succeed) */
 	bytes_t size_bytes;           /* MKFS, GROW_FS: the device size */
 	char mountpoint[1024];        /* MOUNT, GROW_FS */
 	char note[1400];               /* logged (info) after success; MKFS: before */

@@ -80,16 +80,14 @@ static void collect_thin(const char *dmname, struct dms_status *st)
 		t->virtual_bytes = sectors_to_bytes(vi.size_sectors);
 }
 
-/* Volume id and size of a whole disk from sysfs (works unprivileged). */
+/* Volume id and size of a whole disk (works unprivileged: sysfs and udev). */
 static void sysfs_member(const char *name, struct dms_status_member *m)
 {
-	char p[320], buf[256];
-	snprintf(p, sizeof(p), "/sys/class/block/%.200s/size", name);
-	if (read_line(p, buf, sizeof(buf)) == 0)
-		m->size_bytes = strtoull(buf, NULL, 10) * SECTOR_BYTES;
-	snprintf(p, sizeof(p), "/sys/class/block/%.200s/device/serial", name);
-	if (read_line(p, buf, sizeof(buf)) == 0)
-		(void)dms_volume_id_from_serial(buf, m->volume_id);
+	struct dms_device dev;
+	if (dms_device_inspect(m->device, &dev) == 0) {
+		snprintf(m->volume_id, sizeof(m->volume_id), "%s", dev.volume_id);
+		m->size_bytes = dev.size_bytes;
+	}
 }
 
 int dms_status_collect(const char *pool, struct dms_status *st)
@@ -371,11 +369,12 @@ bool dms_status_pool_exists(const struct dms_status *st)
 	       strcmp(st->target, "linear") || st->pending.count > 0 || st->daemon != NULL;
 }
 
-static int print_no_pool(const char *pool, bool json)
+static int print_no_pool(const char *pool, bool json, bool privileged)
 {
-	char msg[256];
-	snprintf(msg, sizeof(msg), "no pool named '%s' exists on this system; create one with 'dmscale init%s%s "
-		 "DEVICE'", pool, strcmp(pool, "scratch") ? " --name " : "", strcmp(pool, "scratch") ? pool : "");
+	char msg[320];
+	snprintf(msg, sizeof(msg), "no pool named '%s' exists on this system%s; create one with 'dmscale init%s%s "
+		 "DEVICE'", pool, privileged ? "" : " (as far as a user can tell: run as root to read the labels)",
+		 strcmp(pool, "scratch") ? " --name " : "", strcmp(pool, "scratch") ? pool : "");
 	if (json) {
 		json_t *o = json_object();
 		json_object_set_new(o, "name", json_string(pool));
@@ -395,7 +394,7 @@ int dms_cmd_status(const char *pool, bool json, bool prometheus)
 		return -ENOMEM;
 	int r = dms_status_collect(pool, st);
 	if (r >= 0 && !dms_status_pool_exists(st))
-		r = print_no_pool(pool, json);
+		r = print_no_pool(pool, json, st->privileged);
 	else if (r >= 0)
 		r = json ? dms_status_print_json(st, stdout)
 		    : prometheus ? dms_status_print_prometheus(st, stdout)

@@ -53,23 +53,23 @@ static int degraded(const struct dms_label *l, const struct dms_thin_pool_status
 /* A new pool: create thin device 0, then mark that done. The transaction id
  * is 0 until the set succeeds, and nothing writes to device 0 before that
  * (the volume is activated only at id 1), so a device 0 left by a crash
- * between the two messages is empty: delete it (that may fail: it does not
- * exist) and create it again. A failing create_thin stops the run before the
- * transaction id is set. */
+ * between the two messages is empty: when create_thin fails, delete device 0
+ * and create it again; if that fails too, the run stops before the
+ * transaction id is set (never mark a volume that does not exist). */
 static int create_volume(const struct dms_label *l, struct dms_rc_plan *p)
 {
-	static const char *const msgs[] = { "delete 0", "create_thin 0", "set_transaction_id 0 1" };
-	for (size_t i = 0; i < 3; i++) {
-		struct dms_rc_action *a = dms_rc_add(p, DMS_RC_MESSAGE);
-		if (!a)
-			return -E2BIG;
-		a->role = DMS_RC_TPOOL;
-		snprintf(a->msg, sizeof(a->msg), "%s", msgs[i]);
-		a->may_fail = i == 0;
-		if (i == 2)
-			snprintf(a->note, sizeof(a->note), "pool %s: thin volume created (id %d, %" PRIu64
-				 " virtual bytes)", l->pool_name, DMS_THIN_DEV_ID, l->thin_virtual_bytes);
-	}
+	struct dms_rc_action *a = dms_rc_add(p, DMS_RC_MESSAGE);
+	if (!a)
+		return -E2BIG;
+	a->role = DMS_RC_TPOOL;
+	snprintf(a->msg, sizeof(a->msg), "create_thin %d", DMS_THIN_DEV_ID);
+	snprintf(a->retry_after, sizeof(a->retry_after), "delete %d", DMS_THIN_DEV_ID);
+	if (!(a = dms_rc_add(p, DMS_RC_MESSAGE)))
+		return -E2BIG;
+	a->role = DMS_RC_TPOOL;
+	snprintf(a->msg, sizeof(a->msg), "set_transaction_id 0 %d", DMS_THIN_TRANSACTION_READY);
+	snprintf(a->note, sizeof(a->note), "pool %s: thin volume created (id %d, %" PRIu64 " virtual bytes)",
+		 l->pool_name, DMS_THIN_DEV_ID, l->thin_virtual_bytes);
 	return 1;
 }
 

@@ -324,17 +324,15 @@ static void test_thin_states(void **state)
 	assert_int_equal(dms_reconcile_plan(&in, &plan), 0);
 	assert_true(plan.more);
 	assert_int_equal(plan.n, 0);
-	/* a new pool: delete a leftover device 0 (may fail), create it, then the id */
+	/* a new pool: create device 0 (a leftover one is deleted first), then the id */
 	in.pool_status_known = true;
 	assert_int_equal(dms_reconcile_plan(&in, &plan), 0);
 	assert_true(plan.more);
-	assert_int_equal(plan.n, 3);
-	assert_string_equal(plan.act[0].msg, "delete 0");
-	assert_true(plan.act[0].may_fail);
-	assert_string_equal(plan.act[1].msg, "create_thin 0");
-	assert_false(plan.act[1].may_fail);
-	assert_string_equal(plan.act[2].msg, "set_transaction_id 0 1");
-	assert_false(plan.act[2].may_fail);
+	assert_int_equal(plan.n, 2);
+	assert_string_equal(plan.act[0].msg, "create_thin 0");
+	assert_string_equal(plan.act[0].retry_after, "delete 0");
+	assert_string_equal(plan.act[1].msg, "set_transaction_id 0 1");
+	assert_string_equal(plan.act[1].retry_after, "");
 	/* the volume */
 	in.ps.transaction_id = 1;
 	assert_int_equal(dms_reconcile_plan(&in, &plan), 0);

@@ -90,33 +90,33 @@ int dms_dm_create(const char *name, const char *uuid, const struct dms_dm_target
 	return dms_dm_create_flags(name, uuid, t, n, false);
 }
 
+/* Run a task with a udev cookie and wait for udev: /dev/mapper nodes exist
+ * (or are gone) when this returns. 0 or -EIO. */
+static int run_cookie(struct dm_task *dmt, uint16_t flags)
+{
+	uint32_t cookie = 0;
+	if (!dm_task_set_cookie(dmt, &cookie, flags))
+		return -EIO;
+	int r = dm_task_run(dmt) ? 0 : -EIO;
+	(void)dm_udev_wait(cookie);
+	return r;
+}
+
 int dms_dm_create_flags(const char *name, const char *uuid, const struct dms_dm_target *t, size_t n,
 			bool private_dev)
 {
 	/* Private (internal) devices, like LVM's -tpool/-tdata/-tmeta: udev makes
 	 * the node but runs no disk/other rules (no blkid probe, no dmscale attach). */
 	uint16_t flags = private_dev ? DM_UDEV_DISABLE_DISK_RULES_FLAG | DM_UDEV_DISABLE_OTHER_RULES_FLAG : 0;
-	uint32_t cookie = 0;
 	int r = 0;
 	struct dm_task *dmt = task_named(DM_DEVICE_CREATE, name);
 	if (!dmt)
 		return log_error_errno(ENOMEM, "dm: cannot create task for %s", name);
-	if (!dm_task_set_uuid(dmt, uuid) || add_targets(dmt, t, n) < 0) {
+	if (!dm_task_set_uuid(dmt, uuid) || add_targets(dmt, t, n) < 0)
 		r = log_error_errno(ENOMEM, "dm: cannot build the table of %s", name);
-		goto out;
-	}
-	if (!dm_task_set_cookie(dmt, &cookie, flags)) {
-		r = log_error_errno(EIO, "dm: cannot set a udev cookie for %s", name);
-		goto out;
-	}
-	if (!dm_task_run(dmt)) {
+	else if (run_cookie(dmt, flags) < 0)
 		r = log_error_errno(EIO, "dm: creating %s failed (see the kernel log: dmesg); "
 				    "is a device of that name already there?", name);
-		(void)dm_udev_wait(cookie);
-		goto out;
-	}
-	(void)dm_udev_wait(cookie);
-out:
 	dm_task_destroy(dmt);
 	return r;
 }
@@ -157,16 +157,13 @@ static int reload_load(void *c)
 	return r;
 }
 
-/* One task with a udev cookie (resume, remove), waited for. */
+/* One task by name with a udev cookie (resume, remove), waited for. */
 static int run_with_cookie(int type, const char *name, uint16_t flags)
 {
-	uint32_t cookie = 0;
 	struct dm_task *dmt = task_named(type, name);
 	if (!dmt)
 		return -ENOMEM;
-	int r = dm_task_set_cookie(dmt, &cookie, flags) && dm_task_run(dmt) ? 0 : -EIO;
-	if (cookie)
-		(void)dm_udev_wait(cookie);
+	int r = run_cookie(dmt, flags);
 	dm_task_destroy(dmt);
 	return r;
 }

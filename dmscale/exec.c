@@ -73,10 +73,9 @@ static int run_action(const struct dms_host *h, const struct dms_rc_input *in, c
 	const struct dms_label *l = &in->a->label;
 	char name[160], uuid[96], node[200];
 	int r = 0;
+	dms_rc_dm_name(l->pool_name, DMS_RC_VOL, name, sizeof(name));
+	snprintf(node, sizeof(node), "/dev/mapper/%s", name);
 	dms_rc_dm_name(l->pool_name, a->role, name, sizeof(name));
-	dms_rc_dm_name(l->pool_name, DMS_RC_VOL, node, sizeof(node));
-	memmove(node + 12, node, strlen(node) + 1);
-	memcpy(node, "/dev/mapper/", 12);
 
 	switch (a->kind) {
 	case DMS_RC_WRITE_LABEL: {

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 
 #include "dmscale/failpoint.h"
 #include "dmscale/log.h"
@@ -64,8 +65,17 @@ static int h_thin_status(void *ctx, const char *name, struct dms_thin_pool_statu
 
 static int h_write_label(void *ctx, const struct dms_device *d, const struct dms_label *l)
 {
-	struct dms_device copy = *d;
-	return dms_device_write_label(&copy, l);
+	/* The node must still be the device the labels were read from (a detach
+	 * and another attach may have reused the name since the scan). */
+	struct dms_device now;
+	int r = dms_device_inspect(d->node, &now);
+	if (r < 0)
+		return r;
+	if (now.devnum != d->devnum)
+		return log_error_errno(ESTALE, "%s: is another device than the one scanned (%u:%u, now %u:%u); "
+				       "not writing its label. Run the command again", d->node, major(d->devnum),
+				       minor(d->devnum), major(now.devnum), minor(now.devnum));
+	return dms_device_write_label(&now, l);
 }
 
 static int h_find_mount(void *ctx, dev_t devnum, char *mp, size_t len)

@@ -105,30 +105,41 @@ static int setup_kernel(void)
 	return dms_kmod_ensure("dm_mod");
 }
 
+/* A pool as its labels describe it, read under its lock (held by the caller). */
+struct pool_view {
+	struct dms_scan *s;
+	struct dms_assembly *a;
+};
+
+/* Scan and plan `pool`: 0, or the planning error (logged; -ENOENT is not). */
+static int view_open(const char *pool, struct pool_view *v)
+{
+	v->s = dms_scan_new();
+	v->a = calloc(1, sizeof(*v->a));
+	if (!v->s || !v->a)
+		return -ENOMEM;
+	int r = dms_scan_labels(v->s);
+	return r < 0 ? r : dms_scan_plan_pool(v->s, pool, v->a);
+}
+
+static void view_close(struct pool_view *v)
+{
+	free(v->a);
+	free(v->s);
+}
+
 static int assemble_one(const char *pool, const struct dms_pool_params *pp)
 {
+	struct pool_view v;
 	int lock = dms_pool_lock(pool);
 	if (lock < 0)
 		return lock;
-	struct dms_scan *s = dms_scan_new();
-	struct dms_assembly *a = calloc(1, sizeof(*a));
-	int r = -ENOMEM;
-	if (!s || !a)
-		goto out;
-	r = dms_scan_labels(s);
-	if (r < 0)
-		goto out;
-	r = dms_scan_plan_pool(s, pool, a);
-	if (r == -ENOENT) {
+	int r = view_open(pool, &v);
+	if (r == -ENOENT)
 		r = log_error_errno(ENOENT, "pool %s: no member found on this system", pool);
-		goto out;
-	}
-	if (r < 0)
-		goto out;
-	r = reconcile(s, a, pp);
-out:
-	free(a);
-	free(s);
+	if (r == 0)
+		r = reconcile(v.s, v.a, pp);
+	view_close(&v);
 	dms_pool_unlock(lock);
 	return r;
 }
@@ -405,32 +416,17 @@ int dms_cmd_attach(const struct dms_opts *o, const char *device)
 		dms_pool_unlock(lock);
 		return 0;
 	}
-	struct dms_scan *s = dms_scan_new();
-	struct dms_assembly *a = calloc(1, sizeof(*a));
-	r = -ENOMEM;
-	if (!s || !a)
-		goto out;
-	if ((r = dms_scan_labels(s)) < 0)
-		goto out;
-	r = dms_scan_plan_pool(s, pool, a);
-	if (r == -ENOENT) {
+	struct pool_view v;
+	const struct dms_pool_params pp = params_of(o, NULL, false);
+	r = view_open(pool, &v);
+	if (r == -ENOENT)
 		r = log_error_errno(ENOENT, "pool %s does not exist on this system; create it with 'dmscale init'",
 				    pool);
-		goto out;
-	}
-	if (r < 0)
-		goto out;
-	if (dms_scan_find(s, d.devnum) >= 0) {      /* labelled meanwhile by a concurrent attach */
-		r = 0;
-		goto out;
-	}
-	if ((r = check_candidate(&d, o->force)) < 0)
-		goto out;
-	const struct dms_pool_params pp = params_of(o, NULL, false);
-	r = append_member(s, a, &d, pool, &pp);
-out:
-	free(a);
-	free(s);
+	else if (r == 0 && dms_scan_find(v.s, d.devnum) >= 0)
+		r = 0;                  /* labelled meanwhile by a concurrent attach */
+	else if (r == 0 && (r = check_candidate(&d, o->force)) == 0)
+		r = append_member(v.s, v.a, &d, pool, &pp);
+	view_close(&v);
 	dms_pool_unlock(lock);
 	return r;
 }
@@ -440,12 +436,11 @@ int dms_pool_thin_grow_metadata_with(const char *pool, const struct dms_pool_par
 	int lock = dms_pool_lock(pool);
 	if (lock < 0)
 		return lock;
-	struct dms_scan *s = dms_scan_new();
-	struct dms_assembly *a = calloc(1, sizeof(*a));
-	int r = -ENOMEM;
-	if (!s || !a)
-		goto out;
-	if ((r = dms_scan_labels(s)) < 0 || (r = dms_scan_plan_pool(s, pool, a)) < 0)
+	struct pool_view v;
+	int r = view_open(pool, &v);
+	struct dms_scan *s = v.s;
+	struct dms_assembly *a = v.a;
+	if (r < 0)
 		goto out;
 	struct dms_label *l = &a->label;
 	if (l->target != DMS_TARGET_THIN) {
@@ -476,8 +471,7 @@ int dms_pool_thin_grow_metadata_with(const char *pool, const struct dms_pool_par
 	}
 	r = reconcile(s, a, pp);
 out:
-	free(a);
-	free(s);
+	view_close(&v);
 	dms_pool_unlock(lock);
 	return r;
 }

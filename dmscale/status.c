@@ -180,6 +180,7 @@ int dms_status_collect(const char *pool, struct dms_status *st)
 			snprintf(st->note, sizeof(st->note), "labels unreadable: %s", strerror(-r));
 		}
 		st->labels_found = r != -ENOENT;
+		st->members_known = (r == 0 || r == -ENODEV || r == -ENOENT) && q->unreadable == 0;
 		free(q);
 	} else if (active) {
 		snprintf(st->note, sizeof(st->note),

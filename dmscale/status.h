@@ -45,6 +45,8 @@ struct dms_status {
 	struct dms_status_thin pool;      /* target "thin" only */
 	bool privileged;
 	bool labels_found;                /* root: some label names this pool */
+	bool members_known;               /* root: every label read and planned: members[] is the whole
+	                                     answer (else a volume's membership is unknown) */
 	char note[256];
 	void *daemon;                     /* json_t *: the daemon's view, NULL if none */
 	bool daemon_running;

@@ -47,7 +47,7 @@ $(B)/libdmscale.a: $(OBJS)
 $(B)/dmscale: $(B)/obj/dmscale/main.o $(B)/obj/ec2/daemon.o $(B)/obj/glue/ec2_cli.o $(B)/libdmscale.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/tests/%: tests/unit/%.c $(B)/libdmscale.a tests/unit/unit.h
+$(B)/tests/%: tests/unit/%.c $(B)/libdmscale.a tests/unit/unit.h $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wno-missing-field-initializers $(LDFLAGS) -o $@ $< $(B)/libdmscale.a $(LDLIBS) -lcmocka
 

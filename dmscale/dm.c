@@ -238,38 +238,6 @@ out:
 	return r;
 }
 
-int dms_dm_table_equals(const char *name, const struct dms_dm_target *t, size_t n)
-{
-	int r = 1;
-	size_t i = 0;
-	struct dm_task *dmt = task_named(DM_DEVICE_TABLE, name);
-	if (!dmt)
-		return -ENOMEM;
-	if (!dm_task_run(dmt)) {
-		r = -EIO;
-		goto out;
-	}
-	void *next = NULL;
-	uint64_t start, length;
-	char *type, *params;
-	do {
-		next = dm_get_next_target(dmt, next, &start, &length, &type, &params);
-		if (!type)
-			break;
-		if (i >= n || start != t[i].start_sectors || length != t[i].length_sectors ||
-		    strcmp(type, t[i].type) || strcmp(params, t[i].params)) {
-			r = 0;
-			goto out;
-		}
-		i++;
-	} while (next);
-	if (i != n)
-		r = 0;
-out:
-	dm_task_destroy(dmt);
-	return r;
-}
-
 int dms_dm_deps(const char *name, dev_t *out, size_t max, size_t *count)
 {
 	int r = 0;

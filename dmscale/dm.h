@@ -55,8 +55,6 @@ struct dms_dm_reload_ops {
 int dms_dm_reload_steps(const char *name, const struct dms_dm_reload_ops *o);
 /* The live table: up to max targets into out, *count set. -ENODEV if absent. */
 int dms_dm_table(const char *name, struct dms_dm_live_target *out, size_t max, size_t *count);
-/* Does the live table equal t[0..n)? 1 yes, 0 no, -errno. */
-int dms_dm_table_equals(const char *name, const struct dms_dm_target *t, size_t n);
 /* Member devices (deps) of the live table. */
 int dms_dm_deps(const char *name, dev_t *out, size_t max, size_t *count);
 int dms_dm_remove(const char *name);

@@ -14,6 +14,7 @@
 #include "dmscale/thin.h"
 #include "dmscale/fs.h"
 #include "dmscale/log.h"
+#include "dmscale/metrics.h"
 #include "dmscale/plan.h"
 #include "dmscale/pool_api.h"
 
@@ -238,6 +239,7 @@ int dms_status_print_json(const struct dms_status *st, FILE *f)
 {
 	json_t *o = json_object(), *members = json_array(), *pending = json_array(), *fs = json_object();
 	json_object_set_new(o, "name", json_string(st->name));
+	json_object_set_new(o, "exists", json_true());
 	json_object_set_new(o, "target", json_string(st->target));
 	json_object_set_new(o, "dm_device", json_string(st->dm_device));
 	json_object_set_new(o, "uuid", st->uuid[0] ? json_string(st->uuid) : json_null());

@@ -55,8 +55,6 @@ struct dms_status {
 int dms_status_collect(const char *pool, struct dms_status *st);
 int dms_status_print_json(const struct dms_status *st, FILE *f);
 int dms_status_print_table(const struct dms_status *st, FILE *f);
-/* Prometheus text exposition format 0.0.4 (dmscale/metrics.c). */
-int dms_status_print_prometheus(const struct dms_status *st, FILE *f);
 void dms_status_release(struct dms_status *st);
 /* Pure: does anything say this pool exists (labels, an active device, a
  * pending list, the daemon's state)? */

@@ -20,6 +20,12 @@ override CFLAGS += $(OPTFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wforma
            -I. $(PKG_CFLAGS)
 LDLIBS  += $(PKG_LIBS) -lm
 
+# TESTING=1: failpoints compiled in (-DDMS_TESTING), built apart in build-testing/;
+# the VM tests install this build. A plain build has no failpoint code.
+ifeq ($(TESTING),1)
+B       ?= build-testing
+override CFLAGS += -DDMS_TESTING
+endif
 B       ?= build
 SRCS    := $(filter-out dmscale/main.c,$(wildcard dmscale/*.c ec2/*.c kmod-helpers/*.c))
 OBJS    := $(SRCS:%.c=$(B)/obj/%.o)
@@ -27,7 +33,7 @@ TESTS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c
 PY      ?= /usr/bin/python3
 
 # check-fresh: everything but the VMs, in a fresh Debian 12 chroot (tools/check-fresh.sh).
-.PHONY: check-fresh all check check-unit check-unit-san check-valgrind check-vm bench install clean deps demo lint image man deb check-deb
+.PHONY: check-fresh all check check-unit check-no-failpoints check-unit-san check-valgrind check-vm bench install clean deps demo lint image man deb check-deb
 
 all: $(B)/dmscale
 
@@ -39,17 +45,23 @@ $(B)/libdmscale.a: $(OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(B)/dmscale: $(B)/obj/dmscale/main.o $(B)/obj/ec2/daemon.o $(B)/libdmscale.a
+$(B)/dmscale: $(B)/obj/dmscale/main.o $(B)/obj/ec2/daemon.o $(B)/obj/glue/ec2_cli.o $(B)/libdmscale.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/tests/%: tests/unit/%.c $(B)/libdmscale.a tests/unit/unit.h
+$(B)/tests/%: tests/unit/%.c $(B)/libdmscale.a tests/unit/unit.h $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wno-missing-field-initializers $(LDFLAGS) -o $@ $< $(B)/libdmscale.a $(LDLIBS) -lcmocka
 
 # Unit tests: no root, no VM. Run from the project root (tests read ../shared).
-check-unit: $(TESTS)
+check-unit: $(TESTS) check-no-failpoints
 	@fail=0; for t in $(TESTS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit_py
+
+# The production binary carries no test failpoints (names nor code).
+check-no-failpoints: $(B)/dmscale
+	@strip -o $(B)/dmscale.stripped $(B)/dmscale   # as packaged (dh_strip)
+	@if [ "$(TESTING)" != 1 ] && strings $(B)/dmscale.stripped | grep -iE 'failpoint|attach:|init:labelled'; then \
+		echo "$(B)/dmscale contains test failpoints: build it without TESTING=1"; exit 1; fi; rm -f $(B)/dmscale.stripped
 
 # Same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 check-unit-san:
@@ -102,7 +114,7 @@ check-fresh:
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
-		--suppress=missingIncludeSystem -I. dmscale ec2 kmod-helpers
+		--suppress=missingIncludeSystem -I. dmscale ec2 kmod-helpers glue
 
 install: $(B)/dmscale man
 	install -D -m 0755 $(B)/dmscale $(DESTDIR)$(SBINDIR)/dmscale
@@ -125,7 +137,7 @@ $(B)/man/%: man/%.scd
 # state; dpkg-buildpackage writes into the copy's parent) -> $(B)/deb/*.deb.
 # The package version is VERSION above: if debian/changelog's top entry
 # differs, the copy gets a new top entry for VERSION.
-DEB_SRC   := Makefile README.md debian docs dmscale ec2 kmod-helpers man systemd udev-rules
+DEB_SRC   := Makefile README.md debian docs dmscale ec2 glue kmod-helpers man systemd udev-rules
 DEB_STAGE := $(B)/deb/stage
 DEB_TREE  := $(DEB_STAGE)/dmscale-$(VERSION)
 deb:
@@ -150,4 +162,4 @@ check-deb: deb
 		", not -rw------- root/root"; exit 1 } } END { if (!found) { print "etc/default/dmscale missing from the .deb"; exit 1 } }'
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-testing

@@ -90,78 +90,130 @@ int dms_dm_create(const char *name, const char *uuid, const struct dms_dm_target
 	return dms_dm_create_flags(name, uuid, t, n, false);
 }
 
+/* Run a task with a udev cookie and wait for udev: /dev/mapper nodes exist
+ * (or are gone) when this returns. 0 or -EIO. */
+static int run_cookie(struct dm_task *dmt, uint16_t flags)
+{
+	uint32_t cookie = 0;
+	if (!dm_task_set_cookie(dmt, &cookie, flags))
+		return -EIO;
+	int r = dm_task_run(dmt) ? 0 : -EIO;
+	(void)dm_udev_wait(cookie);
+	return r;
+}
+
 int dms_dm_create_flags(const char *name, const char *uuid, const struct dms_dm_target *t, size_t n,
 			bool private_dev)
 {
 	/* Private (internal) devices, like LVM's -tpool/-tdata/-tmeta: udev makes
 	 * the node but runs no disk/other rules (no blkid probe, no dmscale attach). */
 	uint16_t flags = private_dev ? DM_UDEV_DISABLE_DISK_RULES_FLAG | DM_UDEV_DISABLE_OTHER_RULES_FLAG : 0;
-	uint32_t cookie = 0;
 	int r = 0;
 	struct dm_task *dmt = task_named(DM_DEVICE_CREATE, name);
 	if (!dmt)
 		return log_error_errno(ENOMEM, "dm: cannot create task for %s", name);
-	if (!dm_task_set_uuid(dmt, uuid) || add_targets(dmt, t, n) < 0) {
+	if (!dm_task_set_uuid(dmt, uuid) || add_targets(dmt, t, n) < 0)
 		r = log_error_errno(ENOMEM, "dm: cannot build the table of %s", name);
-		goto out;
-	}
-	if (!dm_task_set_cookie(dmt, &cookie, flags)) {
-		r = log_error_errno(EIO, "dm: cannot set a udev cookie for %s", name);
-		goto out;
-	}
-	if (!dm_task_run(dmt)) {
+	else if (run_cookie(dmt, flags) < 0)
 		r = log_error_errno(EIO, "dm: creating %s failed (see the kernel log: dmesg); "
 				    "is a device of that name already there?", name);
-		(void)dm_udev_wait(cookie);
-		goto out;
-	}
-	(void)dm_udev_wait(cookie);
-out:
 	dm_task_destroy(dmt);
 	return r;
+}
+
+int dms_dm_reload_steps(const char *name, const struct dms_dm_reload_ops *o)
+{
+	if (o->load(o->ctx) < 0)
+		return log_error_errno(EIO, "dm: loading the new table of %s failed (see dmesg); "
+				       "the live table is unchanged", name);
+	if (o->resume(o->ctx) == 0)
+		return 0;
+	/* The resume suspends, swaps and resumes; it may have stopped half-way
+	 * with the device suspended, which hangs every writer. Drop the new
+	 * table and resume the old one, as LVM does. */
+	log_error("dm: resuming %s with its new table failed (see dmesg); resuming it with its old table", name);
+	(void)o->clear(o->ctx);
+	if (o->resume(o->ctx) < 0)
+		return log_error_errno(EIO, "dm: %s stays suspended: its I/O is held. Run 'dmsetup resume %s' "
+				       "(see dmesg for why the resume failed)", name, name);
+	return -EIO;
+}
+
+struct reload_ctx {
+	const char *name;
+	const struct dms_dm_target *t;
+	size_t n;
+	uint16_t flags;
+};
+
+static int reload_load(void *c)
+{
+	struct reload_ctx *x = c;
+	struct dm_task *dmt = task_named(DM_DEVICE_RELOAD, x->name);
+	if (!dmt)
+		return -ENOMEM;
+	int r = add_targets(dmt, x->t, x->n) < 0 || !dm_task_run(dmt) ? -EIO : 0;
+	dm_task_destroy(dmt);
+	return r;
+}
+
+/* One task by name with a udev cookie (resume, remove), waited for. */
+static int run_with_cookie(int type, const char *name, uint16_t flags)
+{
+	struct dm_task *dmt = task_named(type, name);
+	if (!dmt)
+		return -ENOMEM;
+	int r = run_cookie(dmt, flags);
+	dm_task_destroy(dmt);
+	return r;
+}
+
+static int reload_resume(void *c)
+{
+	struct reload_ctx *x = c;
+	return run_with_cookie(DM_DEVICE_RESUME, x->name, x->flags);
+}
+
+static int reload_clear(void *c)
+{
+	struct reload_ctx *x = c;
+	struct dm_task *dmt = task_named(DM_DEVICE_CLEAR, x->name);
+	if (!dmt)
+		return -ENOMEM;
+	int r = dm_task_run(dmt) ? 0 : -EIO;
+	dm_task_destroy(dmt);
+	return r;
+}
+
+int dms_dm_reload_flags(const char *name, const struct dms_dm_target *t, size_t n, bool private_dev)
+{
+	struct reload_ctx x = {
+		.name = name, .t = t, .n = n,
+		.flags = private_dev ? DM_UDEV_DISABLE_DISK_RULES_FLAG | DM_UDEV_DISABLE_OTHER_RULES_FLAG : 0,
+	};
+	const struct dms_dm_reload_ops o = { &x, reload_load, reload_resume, reload_clear };
+	return dms_dm_reload_steps(name, &o);
 }
 
 int dms_dm_reload(const char *name, const struct dms_dm_target *t, size_t n)
 {
-	uint32_t cookie = 0;
-	int r = 0;
-	struct dm_task *dmt = task_named(DM_DEVICE_RELOAD, name);
-	if (!dmt)
-		return log_error_errno(ENOMEM, "dm: cannot create task for %s", name);
-	if (add_targets(dmt, t, n) < 0) {
-		r = log_error_errno(ENOMEM, "dm: cannot build the table of %s", name);
-		goto out;
-	}
-	if (!dm_task_run(dmt)) {
-		r = log_error_errno(EIO, "dm: loading the new table of %s failed (see dmesg); "
-				    "the live table is unchanged", name);
-		goto out;
-	}
-	dm_task_destroy(dmt);
-	dmt = task_named(DM_DEVICE_RESUME, name);
-	if (!dmt)
-		return log_error_errno(ENOMEM, "dm: cannot create task for %s", name);
-	if (!dm_task_set_cookie(dmt, &cookie, 0) || !dm_task_run(dmt)) {
-		r = log_error_errno(EIO, "dm: resuming %s with its new table failed (see dmesg)", name);
-		if (cookie)
-			(void)dm_udev_wait(cookie);
-		goto out;
-	}
-	(void)dm_udev_wait(cookie);
-out:
-	dm_task_destroy(dmt);
-	return r;
+	return dms_dm_reload_flags(name, t, n, false);
 }
 
-int dms_dm_table_equals(const char *name, const struct dms_dm_target *t, size_t n)
+int dms_dm_table(const char *name, struct dms_dm_live_target *out, size_t max, size_t *count)
 {
-	int r = 1;
-	size_t i = 0;
+	int r = 0;
+	struct dm_info di;
+	*count = 0;
 	struct dm_task *dmt = task_named(DM_DEVICE_TABLE, name);
 	if (!dmt)
 		return -ENOMEM;
-	if (!dm_task_run(dmt)) {
+	if (!dm_task_run(dmt) || !dm_task_get_info(dmt, &di)) {
 		r = -EIO;
+		goto out;
+	}
+	if (!di.exists) {
+		r = -ENODEV;
 		goto out;
 	}
 	void *next = NULL;
@@ -171,15 +223,16 @@ int dms_dm_table_equals(const char *name, const struct dms_dm_target *t, size_t 
 		next = dm_get_next_target(dmt, next, &start, &length, &type, &params);
 		if (!type)
 			break;
-		if (i >= n || start != t[i].start_sectors || length != t[i].length_sectors ||
-		    strcmp(type, t[i].type) || strcmp(params, t[i].params)) {
-			r = 0;
+		if (*count >= max) {
+			r = -E2BIG;
 			goto out;
 		}
-		i++;
+		struct dms_dm_live_target *o = &out[(*count)++];
+		o->start_sectors = start;
+		o->length_sectors = length;
+		snprintf(o->type, sizeof(o->type), "%s", type);
+		snprintf(o->params, sizeof(o->params), "%s", params ? params : "");
 	} while (next);
-	if (i != n)
-		r = 0;
 out:
 	dm_task_destroy(dmt);
 	return r;
@@ -210,17 +263,9 @@ out:
 
 int dms_dm_remove(const char *name)
 {
-	uint32_t cookie = 0;
-	int r = 0;
-	struct dm_task *dmt = task_named(DM_DEVICE_REMOVE, name);
-	if (!dmt)
-		return -ENOMEM;
-	if (!dm_task_set_cookie(dmt, &cookie, 0) || !dm_task_run(dmt))
-		r = log_error_errno(EBUSY, "dm: cannot remove %s (in use?)", name);
-	if (cookie)
-		(void)dm_udev_wait(cookie);
-	dm_task_destroy(dmt);
-	return r;
+	if (run_with_cookie(DM_DEVICE_REMOVE, name, 0) < 0)
+		return log_error_errno(EBUSY, "dm: cannot remove %s (in use?)", name);
+	return 0;
 }
 
 int dms_dm_message(const char *name, const char *msg)

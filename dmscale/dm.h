@@ -15,6 +15,13 @@ struct dms_dm_target {
 	char params[128];
 };
 
+/* One target of a live table, as the kernel reports it. */
+struct dms_dm_live_target {
+	sectors_t start_sectors, length_sectors;
+	char type[16];
+	char params[128];
+};
+
 struct dms_dm_info {
 	bool exists;
 	bool suspended;
@@ -34,8 +41,20 @@ int dms_dm_create_flags(const char *name, const char *uuid, const struct dms_dm_
 /* Load the new table into the inactive slot and resume: the kernel swaps it in
  * atomically (I/O is only held for the swap). */
 int dms_dm_reload(const char *name, const struct dms_dm_target *t, size_t n);
-/* Does the live table equal t[0..n)? 1 yes, 0 no, -errno. */
-int dms_dm_table_equals(const char *name, const struct dms_dm_target *t, size_t n);
+/* Same; a private device keeps its udev flags (no disk/other rules) at the
+ * resume. When the resume fails, the new table is cleared and the device
+ * resumed with its old table (as LVM does): it is never left suspended. */
+int dms_dm_reload_flags(const char *name, const struct dms_dm_target *t, size_t n, bool private_dev);
+/* The reload steps over an interface, so their order is unit-tested. */
+struct dms_dm_reload_ops {
+	void *ctx;
+	int (*load)(void *ctx);                 /* the new table into the inactive slot */
+	int (*resume)(void *ctx);               /* swap it in (suspend + resume) */
+	int (*clear)(void *ctx);                /* drop the inactive table */
+};
+int dms_dm_reload_steps(const char *name, const struct dms_dm_reload_ops *o);
+/* The live table: up to max targets into out, *count set. -ENODEV if absent. */
+int dms_dm_table(const char *name, struct dms_dm_live_target *out, size_t max, size_t *count);
 /* Member devices (deps) of the live table. */
 int dms_dm_deps(const char *name, dev_t *out, size_t max, size_t *count);
 int dms_dm_remove(const char *name);

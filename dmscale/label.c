@@ -203,10 +203,14 @@ int dms_label_validate(const struct dms_label *l)
 	if (memcmp(l->members[l->member_index].uuid, l->member_uuid, 16) != 0)
 		return -EINVAL;
 
+	bytes_t total = 0;
 	for (uint32_t i = 0; i < l->member_count; i++) {
 		const struct dms_member *m = &l->members[i];
 		if (!member_valid(m))
 			return -EINVAL;
+		if (m->data_bytes > UINT64_MAX - total)
+			return -EINVAL;         /* the pool's size must fit in 64 bits */
+		total += m->data_bytes;
 		for (uint32_t j = 0; j < i; j++) {
 			if (memcmp(m->uuid, l->members[j].uuid, 16) == 0)
 				return -EINVAL;

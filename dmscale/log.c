@@ -1,3 +1,4 @@
+/* Logging: leveled lines on stderr (journal priorities when run by systemd), one per error. */
 #include "dmscale/log.h"
 
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* dmscale command line. */
+/* dmscale command line: options, then one command of pool.c or status.c. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,13 +6,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dmscale/cli.h"
 #include "dmscale/log.h"
 #include "dmscale/label.h"
 #include "dmscale/pool.h"
+#include "dmscale/status.h"
 #include "dmscale/thin.h"
 #include "dmscale/units.h"
-#include "ec2/config.h"
-#include "ec2/resolve.h"
+
+#define DMS_CONFIG_PATH "/etc/dmscale/dmscale.json"   /* ec2/config.h; for the usage text */
 
 int dms_cmd_daemon(int argc, char **argv) __attribute__((weak));
 
@@ -156,24 +158,19 @@ static int parse(int argc, char **argv, struct dms_opts *o, const int *allowed, 
 	return 0;
 }
 
-/* Thin-pool sizing comes from the daemon's limits when a config exists (the pool
- * may grow up to max_total_gib; the kernel's low-water event should fire where
- * the daemon would provision). A missing or broken config leaves the defaults. */
-static void thin_defaults(struct dms_opts *o)
+/* A device name as the operator gave it, resolved by the EC2 side if linked in. */
+static int resolve(const char *requested, char *node, size_t len)
 {
-	struct dms_config *c = calloc(1, sizeof(*c));
-	if (!c)
-		return;
-	int saved = log_get_level();
-	log_set_level(LOG_LVL_ERR - 1);
-	const char *path = getenv("DMSCALE_CONFIG");
-	if (dms_config_load(path && *path ? path : NULL, c) < 0)
-		dms_config_defaults(c);
-	log_set_level(saved);
-	o->max_data_bytes = c->max_total_gib * GIB;
-	o->low_water_bytes = c->min_free_bytes;
-	o->low_water_percent = c->min_free_percent;
-	free(c);
+	if (&dms_cli_hooks && dms_cli_hooks.resolve_device)
+		return dms_cli_hooks.resolve_device(requested, node, len);
+	snprintf(node, len, "%s", requested);
+	return 0;
+}
+
+static void pool_defaults(struct dms_opts *o)
+{
+	if (&dms_cli_hooks && dms_cli_hooks.pool_defaults)
+		dms_cli_hooks.pool_defaults(o);
 }
 
 int main(int argc, char **argv)
@@ -210,7 +207,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *cmd = argv[argi];
-	thin_defaults(&o);
 	int cargc = argc - argi;
 	char **cargv = argv + argi;
 
@@ -223,7 +219,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		char node[256];
-		r = dms_resolve_device(device, node, sizeof(node));
+		pool_defaults(&o);
+		r = resolve(device, node, sizeof(node));
 		if (r == 0)
 			r = dms_cmd_init(&o, node);
 	} else if (!strcmp(cmd, "attach")) {
@@ -231,13 +228,15 @@ int main(int argc, char **argv)
 		if (parse(cargc, cargv, &o, a, usage_attach, 1, &device) < 0)
 			return 2;
 		char node[256];
-		r = o.udev ? 0 : dms_resolve_device(device, node, sizeof(node));
+		pool_defaults(&o);
+		r = o.udev ? 0 : resolve(device, node, sizeof(node));
 		if (r == 0)
 			r = dms_cmd_attach(&o, o.udev ? device : node);
 	} else if (!strcmp(cmd, "assemble")) {
 		static const int a[] = { OPT_NAME, OPT_ALL, OPT_MP, 0 };
 		if (parse(cargc, cargv, &o, a, usage_assemble, 0, NULL) < 0)
 			return 2;
+		pool_defaults(&o);
 		r = dms_cmd_assemble(&o);
 	} else if (!strcmp(cmd, "status")) {
 		static const int a[] = { OPT_NAME, OPT_JSON, OPT_PROM, 0 };
@@ -247,7 +246,7 @@ int main(int argc, char **argv)
 			log_error("--json and --prometheus are exclusive");
 			return 2;
 		}
-		r = dms_cmd_status(&o);
+		r = dms_cmd_status(o.name, o.json, o.prometheus);
 	} else if (!strcmp(cmd, "daemon")) {
 		if (!dms_cmd_daemon) {
 			log_error("this build has no daemon");

@@ -1,12 +1,15 @@
 /* Prometheus metrics of a pool, text exposition format 0.0.4:
- * `dmscale status --prometheus` (dms_status_print_prometheus, declared in
- * status.h) and the daemon's node_exporter textfile (metrics_textfile).
+ * `dmscale status --prometheus` (dms_status_print_prometheus) and the daemon's
+ * node_exporter textfile (metrics_textfile).
  * The metric families are listed at the top of metrics.c. */
 #ifndef DMSCALE_METRICS_H
 #define DMSCALE_METRICS_H
 #include <stdbool.h>
 #include <stddef.h>
 #include "dmscale/status.h"
+
+/* The exposition of *st on f (`dmscale status --prometheus`). */
+int dms_status_print_prometheus(const struct dms_status *st, FILE *f);
 
 /* Pure: the exposition of *st in a malloc'ed, NUL-terminated buffer (*text,
  * *len bytes; the caller frees it). Returns 0, -EINVAL, -ENOMEM or -EIO. */

@@ -4,10 +4,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "dmscale/log.h"
+#include "dmscale/thin.h"
 
 static int member_equal(const struct dms_member *x, const struct dms_member *y)
 {
@@ -27,7 +29,8 @@ static int same_pool_state(const struct dms_label *a, const struct dms_label *b)
 	    strncmp(a->fs_type, b->fs_type, DMS_FSTYPE_MAX) || a->target != b->target ||
 	    a->thin_meta_offset_bytes != b->thin_meta_offset_bytes ||
 	    a->thin_meta_bytes != b->thin_meta_bytes ||
-	    a->thin_virtual_bytes != b->thin_virtual_bytes || a->member_count != b->member_count)
+	    a->thin_virtual_bytes != b->thin_virtual_bytes ||
+	    a->thin_meta_active_bytes != b->thin_meta_active_bytes || a->member_count != b->member_count)
 		return 0;
 	for (uint32_t i = 0; i < a->member_count; i++)
 		if (!member_equal(&a->members[i], &b->members[i]))
@@ -114,23 +117,57 @@ int dms_plan_assembly(const struct dms_found *found, size_t n, const char *pool_
 	if (newest_k == SIZE_MAX)
 		return -ENOENT;
 
-	const struct dms_label *newest = &found[newest_k].label;
-	const uint64_t gen = newest->generation;
+	const uint64_t gen = found[newest_k].label.generation;
 
 	/* 3. Every label carrying the newest generation must agree on the pool
-	 *    state; two different lists under one generation cannot be resolved. */
+	 *    state. If they do not (an append of X crashed after X's own label, X
+	 *    was absent when an append of Y reused the generation): a state that
+	 *    an existing member confirms (a label that is not the last entry of
+	 *    its own table) wins; states carried only by their own appended
+	 *    device lose and those devices are ignored (§6 rule 6). Two confirmed
+	 *    states, or none, cannot be resolved. */
+	size_t chosen = newest_k;
+	bool conflict = false;
 	for (size_t k = 0; k < n; k++) {
 		const struct dms_label *l = &found[k].label;
-		if (!pool_selected(l, target) || l->generation != gen || dms_label_validate(l) < 0)
-			continue;
-		if (!same_pool_state(l, newest)) {
-			log_debug("%s and %s disagree about generation %" PRIu64 " of pool %s",
-				  found[k].devnode ? found[k].devnode : "?",
-				  found[newest_k].devnode ? found[newest_k].devnode : "?", gen,
-				  newest->pool_name);
+		if (pool_selected(l, target) && l->generation == gen && dms_label_validate(l) == 0 &&
+		    !same_pool_state(l, &found[newest_k].label))
+			conflict = true;
+	}
+	if (conflict) {
+		chosen = SIZE_MAX;
+		for (size_t k = 0; k < n; k++) {
+			const struct dms_label *l = &found[k].label;
+			if (!pool_selected(l, target) || l->generation != gen || dms_label_validate(l) < 0 ||
+			    l->member_index + 1 >= l->member_count)
+				continue;       /* not a confirmation by an existing member */
+			if (chosen == SIZE_MAX) {
+				chosen = k;
+			} else if (!same_pool_state(l, &found[chosen].label)) {
+				chosen = SIZE_MAX;
+				break;
+			}
+		}
+		if (chosen == SIZE_MAX) {
+			log_debug("labels of pool %s disagree about generation %" PRIu64 " and no existing member "
+				  "settles it", found[newest_k].label.pool_name, gen);
 			return -EUCLEAN;
 		}
+		for (size_t k = 0; k < n; k++) {
+			const struct dms_label *l = &found[k].label;
+			if (pool_selected(l, target) && l->generation == gen && dms_label_validate(l) == 0 &&
+			    !same_pool_state(l, &found[chosen].label)) {
+				/* the loser must be a device the winning table does not hold */
+				const struct dms_label *w = &found[chosen].label;
+				for (uint32_t i = 0; i < w->member_count; i++)
+					if (memcmp(w->members[i].uuid, l->member_uuid, 16) == 0)
+						return -EUCLEAN;
+				log_debug("%s: its generation %" PRIu64 " lost to the one existing members carry; "
+					  "ignoring it", found[k].devnode ? found[k].devnode : "?", gen);
+			}
+		}
 	}
+	const struct dms_label *newest = &found[chosen].label;
 
 	memcpy(out->pool_uuid, newest->pool_uuid, 16);
 	memcpy(out->pool_name, newest->pool_name, DMS_POOL_NAME_MAX);
@@ -171,6 +208,7 @@ int dms_plan_assembly(const struct dms_found *found, size_t n, const char *pool_
 		}
 		out->member_found[i] = at;
 		out->stale[i] = own->generation < gen;
+		out->repair[i] = found[at].torn != 0;
 	}
 
 	if (out->missing_count > 0) {
@@ -261,4 +299,44 @@ void dms_label_for_member(const struct dms_label *l, uint32_t i, struct dms_labe
 		return; /* left as copied; dms_label_validate() rejects a mismatch */
 	memcpy(out->member_uuid, out->members[i].uuid, 16);
 	out->member_index = i;
+}
+
+int dms_plan_init(const struct dms_init_spec *spec, struct dms_label *l, struct dms_zero_range *zero,
+		  size_t *nzero)
+{
+	if (!spec || !l || !zero || !nzero || !spec->name || !spec->fstype)
+		return -EINVAL;
+	memset(l, 0, sizeof(*l));
+	*nzero = 0;
+	l->version = DMS_LABEL_VERSION;
+	l->generation = 1;
+	l->target = spec->target == DMS_TARGET_THIN ? DMS_TARGET_THIN : DMS_TARGET_LINEAR;
+	l->created_unix = spec->now_unix;
+	snprintf(l->pool_name, sizeof(l->pool_name), "%s", spec->name);
+	snprintf(l->fs_type, sizeof(l->fs_type), "%s", spec->fstype);
+	memcpy(l->pool_uuid, spec->pool_uuid, 16);
+	l->member_count = 1;
+	struct dms_member *m = &l->members[0];
+	memcpy(m->uuid, spec->member_uuid, 16);
+	snprintf(m->volume_id, sizeof(m->volume_id), "%s", spec->volume_id ? spec->volume_id : "");
+	bytes_t meta_reserve = 0;
+	const bytes_t max_data = spec->max_data_bytes ? spec->max_data_bytes : DMS_THIN_DEFAULT_VIRTUAL;
+	int r;
+	if (l->target == DMS_TARGET_THIN && (r = dms_thin_meta_reserve(spec->device_bytes, max_data,
+								       &meta_reserve)) < 0)
+		return -ERANGE;
+	if ((r = dms_member_layout(spec->device_bytes, meta_reserve, m)) < 0)
+		return r;
+	memcpy(l->member_uuid, m->uuid, 16);
+	l->member_index = 0;
+	if (l->target == DMS_TARGET_THIN) {
+		bytes_t virt = spec->virtual_bytes ? spec->virtual_bytes : max_data;
+		l->thin_meta_offset_bytes = DMS_DATA_OFFSET_BYTES;
+		l->thin_meta_bytes = meta_reserve;
+		l->thin_meta_active_bytes = dms_thin_meta_active_for(m->data_bytes, meta_reserve, 0);
+		l->thin_virtual_bytes = align_down(virt, MIB);
+		zero[(*nzero)++] = (struct dms_zero_range){ l->thin_meta_offset_bytes, MIB };
+	}
+	zero[(*nzero)++] = (struct dms_zero_range){ m->data_offset_bytes, MIB };
+	return dms_label_validate(l);
 }

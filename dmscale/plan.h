@@ -10,6 +10,7 @@
 struct dms_found {
 	const char *devnode;          /* "/dev/nvme1n1" — not owned */
 	struct dms_label label;
+	unsigned torn;                /* copies that did not decode: 1 = A, 2 = B (0: both valid) */
 };
 
 struct dms_assembly {
@@ -21,6 +22,7 @@ struct dms_assembly {
 	size_t missing_count;         /* members of the newest generation not found */
 	char missing[DMS_MAX_MEMBERS][DMS_VOLUME_ID_MAX + 40]; /* volume id, or "member <uuid>" */
 	int stale[DMS_MAX_MEMBERS];   /* member's own label is older than generation: rewrite it */
+	int repair[DMS_MAX_MEMBERS];  /* one copy of the member's label is torn: rewrite both (§5.2) */
 	uint64_t newest_generation;   /* newest generation seen in any label of this pool */
 };
 
@@ -34,8 +36,13 @@ struct dms_assembly {
  *    otherwise -ENODEV with missing[] naming the absent volume ids: never fall
  *    back to an older, shorter list (the filesystem may already span the
  *    missing member);
+ *  - labels at the newest generation that disagree: a state confirmed by an
+ *    existing member (a label that is not its table's last entry) wins over
+ *    states carried only by their own appended device, which are ignored;
+ *    two confirmed states, or none, => -EUCLEAN (docs/FORMAT.md §6.3);
  *  - members whose own label is older than the chosen generation are marked
  *    stale[] so the caller rewrites them (finishing an interrupted attach);
+ *  - members with a torn copy (found[].torn) are marked repair[];
  *  - two found devices with the same member uuid => -ENOTUNIQ (cloned volume).
  * Returns 0 (assembly filled), -ENOENT (no device of that pool), -ENODEV
  * (incomplete: missing[] filled), -ENOTUNIQ. */
@@ -71,4 +78,29 @@ int dms_plan_append(const struct dms_label *cur, const struct dms_member *new_me
 /* The label to write on member i of `l` (same list, member_uuid/member_index set). */
 void dms_label_for_member(const struct dms_label *l, uint32_t i, struct dms_label *out);
 
+/* A new pool on one device (init). */
+struct dms_init_spec {
+	const char *name, *fstype;
+	uint32_t target;              /* DMS_TARGET_LINEAR | DMS_TARGET_THIN */
+	bytes_t virtual_bytes;        /* thin: 0 = max_data_bytes, else DMS_THIN_DEFAULT_VIRTUAL */
+	bytes_t max_data_bytes;       /* thin: metadata sizing; 0 = DMS_THIN_DEFAULT_VIRTUAL */
+	bytes_t device_bytes;
+	const char *volume_id;        /* "" if not an EBS volume */
+	uint8_t pool_uuid[16], member_uuid[16];
+	uint64_t now_unix;
+};
+
+/* A range to zero on the device before its label is written. */
+struct dms_zero_range {
+	bytes_t offset_bytes, length_bytes;
+};
+#define DMS_INIT_MAX_ZERO 2
+
+/* The generation-1 label of a new pool, and the ranges to zero first: the
+ * start of the data area (an old filesystem or partition there must never be
+ * taken for "our interrupted mkfs") and, for thin, the metadata superblock
+ * (the kernel formats fresh metadata over zeros). -ERANGE: the device is too
+ * small (for the thin metadata area); -EINVAL: bad spec. */
+int dms_plan_init(const struct dms_init_spec *spec, struct dms_label *l, struct dms_zero_range *zero,
+		  size_t *nzero);
 #endif

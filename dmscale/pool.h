@@ -1,4 +1,4 @@
-/* Pool orchestration: init, attach, assemble, status (adapters + pure core). */
+/* Pool commands: init, attach, assemble, thin metadata growth, the pool lock. */
 #ifndef DMSCALE_POOL_H
 #define DMSCALE_POOL_H
 #include <stdbool.h>
@@ -27,19 +27,19 @@ struct dms_opts {
 int dms_cmd_init(const struct dms_opts *o, const char *device);
 int dms_cmd_attach(const struct dms_opts *o, const char *device);
 int dms_cmd_assemble(const struct dms_opts *o);
-int dms_cmd_status(const struct dms_opts *o);
 
 /* Thin pools: double the metadata device within its reserved area (a new
  * generation of labels, then a reload of tmeta and the pool). -ENOSPC when the
  * reserve is used up. */
 int dms_pool_thin_grow_metadata(const char *pool);
+/* Same with the pool's parameters (the daemon's low water mark); the plain
+ * call keeps the low water mark of the live pool. */
+struct dms_pool_params;
+int dms_pool_thin_grow_metadata_with(const char *pool, const struct dms_pool_params *pp);
 
 /* Serialise changes to one pool (flock on /run/dmscale/NAME.lock): attach,
  * assemble, init and the daemon's pending-list decisions. Returns an fd or -errno. */
 int dms_pool_lock(const char *pool);
 void dms_pool_unlock(int fd);
 
-/* Test-only: stop at a named step (env DMSCALE_FAILPOINT or the file
- * /run/dmscale/failpoint.arm) so a test can cut the power there. */
-void dms_failpoint(const char *name);
 #endif

@@ -14,9 +14,9 @@
 #include "dmscale/thin.h"
 #include "dmscale/fs.h"
 #include "dmscale/log.h"
+#include "dmscale/metrics.h"
 #include "dmscale/plan.h"
-
-int dms_pool_scan_assembly(const char *pool, struct dms_assembly *a, char nodes[][256]);
+#include "dmscale/pool_api.h"
 
 static int read_line(const char *path, char *out, size_t len)
 {
@@ -59,8 +59,7 @@ static void collect_thin(const char *dmname, struct dms_status *st)
 	char tpool[160], type[32], params[512];
 	struct dms_thin_pool_status ps;
 	snprintf(tpool, sizeof(tpool), "%s-tpool", dmname);
-	if (dms_dm_status(tpool, type, sizeof(type), params, sizeof(params), NULL) < 0 ||
-	    strcmp(type, "thin-pool") || dms_thin_parse_pool_status(params, &ps) < 0)
+	if (dms_thin_status_read(tpool, &ps, NULL) < 0)
 		return;
 	struct dms_status_thin *t = &st->pool;
 	t->known = true;
@@ -80,6 +79,16 @@ static void collect_thin(const char *dmname, struct dms_status *st)
 	struct dms_dm_info vi;
 	if (dms_dm_info(vol, &vi) == 0 && vi.exists)
 		t->virtual_bytes = sectors_to_bytes(vi.size_sectors);
+}
+
+/* Volume id and size of a whole disk (works unprivileged: sysfs and udev). */
+static void sysfs_member(const char *name, struct dms_status_member *m)
+{
+	struct dms_device dev;
+	if (dms_device_inspect(m->device, &dev) == 0) {
+		snprintf(m->volume_id, sizeof(m->volume_id), "%s", dev.volume_id);
+		m->size_bytes = dev.size_bytes;
+	}
 }
 
 int dms_status_collect(const char *pool, struct dms_status *st)
@@ -136,14 +145,11 @@ int dms_status_collect(const char *pool, struct dms_status *st)
 	}
 
 	if (st->privileged) {
-		struct dms_assembly *a = calloc(1, sizeof(*a));
-		char (*nodes)[256] = calloc(DMS_MAX_MEMBERS, 256);
-		if (!a || !nodes) {
-			free(a);
-			free(nodes);
+		struct dms_pool_query *q = calloc(1, sizeof(*q));
+		if (!q)
 			return -ENOMEM;
-		}
-		int r = dms_pool_scan_assembly(pool, a, nodes);
+		int r = dms_pool_query(pool, q);
+		const struct dms_assembly *a = &q->a;
 		if (r == 0 || r == -ENODEV) {
 			const struct dms_label *l = &a->label;
 			dms_uuid_format(l->pool_uuid, st->uuid);
@@ -155,7 +161,7 @@ int dms_status_collect(const char *pool, struct dms_status *st)
 			for (uint32_t i = 0; i < l->member_count; i++) {
 				struct dms_status_member *m = &st->members[i];
 				m->index = i;
-				snprintf(m->device, sizeof(m->device), "%s", nodes[i]);
+				snprintf(m->device, sizeof(m->device), "%s", q->nodes[i]);
 				snprintf(m->volume_id, sizeof(m->volume_id), "%s", l->members[i].volume_id);
 				m->size_bytes = l->members[i].size_bytes;
 				m->data_offset_bytes = l->members[i].data_offset_bytes;
@@ -174,8 +180,9 @@ int dms_status_collect(const char *pool, struct dms_status *st)
 		} else if (r != -ENOENT) {
 			snprintf(st->note, sizeof(st->note), "labels unreadable: %s", strerror(-r));
 		}
-		free(a);
-		free(nodes);
+		st->labels_found = r != -ENOENT;
+		st->members_known = (r == 0 || r == -ENODEV || r == -ENOENT) && q->unreadable == 0;
+		free(q);
 	} else if (active) {
 		snprintf(st->note, sizeof(st->note),
 			 "not root: members from sysfs only; run as root for labels, generation and layout");
@@ -188,14 +195,7 @@ int dms_status_collect(const char *pool, struct dms_status *st)
 			struct dms_status_member *m = &st->members[st->member_count];
 			m->index = st->member_count++;
 			snprintf(m->device, sizeof(m->device), "/dev/%.200s", de->d_name);
-			struct dms_device dev;
-			int saved = log_get_level();
-			log_set_level(LOG_LVL_ERR - 1);
-			if (dms_device_inspect(m->device, &dev) == 0) {
-				snprintf(m->volume_id, sizeof(m->volume_id), "%s", dev.volume_id);
-				m->size_bytes = dev.size_bytes;
-			}
-			log_set_level(saved);
+			sysfs_member(de->d_name, m);
 		}
 		if (d)
 			closedir(d);
@@ -239,6 +239,7 @@ int dms_status_print_json(const struct dms_status *st, FILE *f)
 {
 	json_t *o = json_object(), *members = json_array(), *pending = json_array(), *fs = json_object();
 	json_object_set_new(o, "name", json_string(st->name));
+	json_object_set_new(o, "exists", json_true());
 	json_object_set_new(o, "target", json_string(st->target));
 	json_object_set_new(o, "dm_device", json_string(st->dm_device));
 	json_object_set_new(o, "uuid", st->uuid[0] ? json_string(st->uuid) : json_null());
@@ -363,4 +364,45 @@ int dms_status_print_table(const struct dms_status *st, FILE *f)
 	if (st->note[0])
 		fprintf(f, "\nnote: %s\n", st->note);
 	return 0;
+}
+
+bool dms_status_pool_exists(const struct dms_status *st)
+{
+	return st->labels_found || st->member_count > 0 || strcmp(st->state, "inactive") || st->pool.known ||
+	       strcmp(st->target, "linear") || st->pending.count > 0 || st->daemon != NULL;
+}
+
+static int print_no_pool(const char *pool, bool json, bool privileged)
+{
+	char msg[320];
+	snprintf(msg, sizeof(msg), "no pool named '%s' exists on this system%s; create one with 'dmscale init%s%s "
+		 "DEVICE'", pool, privileged ? "" : " (as far as a user can tell: run as root to read the labels)",
+		 strcmp(pool, "scratch") ? " --name " : "", strcmp(pool, "scratch") ? pool : "");
+	if (json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "name", json_string(pool));
+		json_object_set_new(o, "exists", json_false());
+		json_object_set_new(o, "error", json_string(msg));
+		(void)json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		fputc('\n', stdout);
+		json_decref(o);
+	}
+	return log_error_errno(ENOENT, "%s", msg);
+}
+
+int dms_cmd_status(const char *pool, bool json, bool prometheus)
+{
+	struct dms_status *st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	int r = dms_status_collect(pool, st);
+	if (r >= 0 && !dms_status_pool_exists(st))
+		r = print_no_pool(pool, json, st->privileged);
+	else if (r >= 0)
+		r = json ? dms_status_print_json(st, stdout)
+		    : prometheus ? dms_status_print_prometheus(st, stdout)
+		    : dms_status_print_table(st, stdout);
+	dms_status_release(st);
+	free(st);
+	return r;
 }

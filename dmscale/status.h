@@ -1,3 +1,4 @@
+/* `dmscale status`: collect a pool's live state and print it (table, JSON). */
 #ifndef DMSCALE_STATUS_H
 #define DMSCALE_STATUS_H
 #include <stdbool.h>
@@ -43,6 +44,9 @@ struct dms_status {
 	struct dms_pending pending;
 	struct dms_status_thin pool;      /* target "thin" only */
 	bool privileged;
+	bool labels_found;                /* root: some label names this pool */
+	bool members_known;               /* root: every label read and planned: members[] is the whole
+	                                     answer (else a volume's membership is unknown) */
 	char note[256];
 	void *daemon;                     /* json_t *: the daemon's view, NULL if none */
 	bool daemon_running;
@@ -51,7 +55,11 @@ struct dms_status {
 int dms_status_collect(const char *pool, struct dms_status *st);
 int dms_status_print_json(const struct dms_status *st, FILE *f);
 int dms_status_print_table(const struct dms_status *st, FILE *f);
-/* Prometheus text exposition format 0.0.4 (dmscale/metrics.c). */
-int dms_status_print_prometheus(const struct dms_status *st, FILE *f);
 void dms_status_release(struct dms_status *st);
+/* Pure: does anything say this pool exists (labels, an active device, a
+ * pending list, the daemon's state)? */
+bool dms_status_pool_exists(const struct dms_status *st);
+/* The command: collect and print. A pool that does not exist: one line on
+ * stderr (or a JSON object with "exists": false) and -ENOENT (exit 1). */
+int dms_cmd_status(const char *pool, bool json, bool prometheus);
 #endif

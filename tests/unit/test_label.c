@@ -905,6 +905,23 @@ static void test_volume_id_from_serial(void **state)
 	assert_int_equal(dms_label_validate(&l), 0);
 }
 
+
+/* issue 12: the sum of the members' data areas must not overflow. */
+static void test_data_bytes_overflow(void **state)
+{
+	(void)state;
+	static struct dms_label l;
+	make_label(&l, 2, 0);
+	for (int i = 0; i < 2; i++) {
+		l.members[i].size_bytes = UINT64_MAX & ~(MIB - 1);
+		l.members[i].data_offset_bytes = MIB;
+		l.members[i].data_bytes = (UINT64_MAX & ~(MIB - 1)) - MIB;
+	}
+	assert_int_equal(dms_label_validate(&l), -EINVAL);
+	l.members[1].data_bytes = MIB;               /* the sum fits */
+	assert_int_equal(dms_label_validate(&l), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -919,6 +936,7 @@ int main(void)
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_label_len_corrupt),
 		cmocka_unit_test(test_thin_validate),
+		cmocka_unit_test(test_data_bytes_overflow),
 		cmocka_unit_test(test_fuzz),
 		cmocka_unit_test(test_pick),
 		cmocka_unit_test(test_golden),

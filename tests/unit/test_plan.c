@@ -582,6 +582,117 @@ static void test_assembly_leftover_and_invalid(void **state)
 	assert_string_equal(a.missing[0], p.members[0].volume_id);
 }
 
+
+/* issue 12: a thin metadata growth is a new generation; two labels of one
+ * generation with different metadata lengths are not the same pool state. */
+static void test_assembly_meta_active_disagrees(void **state)
+{
+	(void)state;
+	static struct dms_label p;
+	make_pool(&p, "scratch", 1, 2);
+	p.target = DMS_TARGET_THIN;
+	p.thin_meta_offset_bytes = MIB;
+	p.thin_meta_bytes = 0;       /* member 0's data starts at 1 MiB: no room, so move it */
+	p.members[0].data_offset_bytes = 65 * MIB;
+	p.members[0].data_bytes = GIB - 65 * MIB;
+	p.thin_meta_bytes = 64 * MIB;
+	p.thin_meta_active_bytes = 16 * MIB;
+	p.thin_virtual_bytes = TIB;
+	put(&f[0], "m0", &p, 0);
+	put(&f[1], "m1", &p, 1);
+	assert_int_equal(dms_plan_assembly(f, 2, "scratch", NULL, &a), 0);
+	f[1].label.thin_meta_active_bytes = 32 * MIB;
+	assert_int_equal(dms_label_validate(&f[1].label), 0);
+	assert_int_equal(dms_plan_assembly(f, 2, "scratch", NULL, &a), -EUCLEAN);
+}
+
+/* issue 12 / FORMAT.md §6.3: an attach of X crashed after X's own label
+ * (G+1 only on X), X was absent at the next assembly, an attach of Y then
+ * wrote G+1 on Y and on old members. When X returns, the G+1 that existing
+ * members confirm wins; X is ignored, whatever the discovery order. */
+static void test_assembly_generation_reused(void **state)
+{
+	(void)state;
+	static struct dms_label x, y;
+	struct dms_member m;
+	attach_setup();
+	x = g_new;                                   /* G+1 = 4 with X at index 3 */
+	make_member(&m, 1999, 2 * GIB);
+	assert_int_equal(dms_plan_append(&g_old, &m, &y), 0);
+	for (int order = 0; order < 2; order++) {
+		put(&f[0], "x", &x, 3);
+		put(&f[1], "y", &y, 3);
+		put(&f[2], "old0", &y, 0);           /* Y's attach relabelled member 0 ... */
+		put(&f[3], "old1", &g_old, 1);       /* ... and crashed before member 1 */
+		put(&f[4], "old2", &g_old, 2);
+		if (order) {                         /* X discovered last */
+			struct dms_found t = f[0];
+			f[0] = f[4];
+			f[4] = t;
+		}
+		assert_int_equal(dms_plan_assembly(f, 5, "scratch", NULL, &a), 0);
+		assert_int_equal(a.generation, 4);
+		assert_memory_equal(a.label.members[3].uuid, m.uuid, 16);
+		assert_int_equal(a.member_found[3], 1);
+		assert_int_equal(a.stale[0], 0);
+		assert_int_equal(a.stale[1], 1);
+		assert_int_equal(a.stale[2], 1);
+		assert_int_equal(a.stale[3], 0);
+	}
+	/* two confirmed states at one generation cannot be settled */
+	put(&f[0], "x", &x, 3);
+	put(&f[1], "y", &y, 3);
+	put(&f[2], "old0", &y, 0);
+	put(&f[3], "old1", &x, 1);
+	put(&f[4], "old2", &g_old, 2);
+	assert_int_equal(dms_plan_assembly(f, 5, "scratch", NULL, &a), -EUCLEAN);
+}
+
+/* issue 12: a member with one torn copy is marked for repair, and after the
+ * repair a later tear of the other copy does not lose the member. */
+static void test_assembly_torn_copy_repaired(void **state)
+{
+	(void)state;
+	static struct dms_label p, got;
+	static uint8_t ca[2][DMS_LABEL_COPY_BYTES], cb[2][DMS_LABEL_COPY_BYTES];
+	unsigned ok;
+	make_pool(&p, "scratch", 1, 2);
+	for (uint32_t k = 0; k < 2; k++) {
+		struct dms_label ml;
+		dms_label_for_member(&p, k, &ml);
+		assert_int_equal(dms_label_encode(&ml, 0, ca[k], sizeof(ca[k])), 0);
+		assert_int_equal(dms_label_encode(&ml, 1, cb[k], sizeof(cb[k])), 0);
+	}
+	cb[1][100] ^= 0xff;                          /* tear copy B of member 1 */
+	for (uint32_t k = 0; k < 2; k++) {
+		f[k].devnode = k ? "m1" : "m0";
+		assert_int_equal(dms_label_pick(ca[k], sizeof(ca[k]), cb[k], sizeof(cb[k]), &f[k].label, &ok), 0);
+		f[k].torn = 3u & ~ok;
+	}
+	assert_int_equal(f[1].torn, 2);
+	assert_int_equal(dms_plan_assembly(f, 2, "scratch", NULL, &a), 0);
+	assert_int_equal(a.repair[0], 0);
+	assert_int_equal(a.repair[1], 1);
+	assert_int_equal(a.stale[1], 0);
+	/* the activator rewrites what the plan marks (both copies, §5.3) */
+	for (uint32_t i = 0; i < 2; i++) {
+		if (!a.stale[i] && !a.repair[i])
+			continue;
+		struct dms_label ml;
+		dms_label_for_member(&a.label, i, &ml);
+		assert_int_equal(dms_label_encode(&ml, 0, ca[i], sizeof(ca[i])), 0);
+		assert_int_equal(dms_label_encode(&ml, 1, cb[i], sizeof(cb[i])), 0);
+	}
+	ca[1][200] ^= 0xff;                          /* later, copy A tears */
+	assert_int_equal(dms_label_pick(ca[1], sizeof(ca[1]), cb[1], sizeof(cb[1]), &got, &ok), 0);
+	assert_int_equal(ok, 2);
+	f[1].label = got;
+	f[1].torn = 1;
+	assert_int_equal(dms_plan_assembly(f, 2, "scratch", NULL, &a), 0);
+	assert_int_equal(a.repair[1], 1);
+	memset(f, 0, sizeof(f));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -605,6 +716,9 @@ int main(void)
 		cmocka_unit_test(test_assembly_no_members),
 		cmocka_unit_test(test_assembly_conflicting_generation),
 		cmocka_unit_test(test_assembly_leftover_and_invalid),
+		cmocka_unit_test(test_assembly_meta_active_disagrees),
+		cmocka_unit_test(test_assembly_generation_reused),
+		cmocka_unit_test(test_assembly_torn_copy_repaired),
 	};
 	return cmocka_run_group_tests_name("plan", tests, NULL, NULL);
 }

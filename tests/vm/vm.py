@@ -123,7 +123,8 @@ def build_installed_image(out_img, size_gib=3):
     # Hard-link copy of the cache: cheap, and the cache is never written through it
     # because the install tree is copied over with --remove-destination.
     subprocess.run(["cp", "-al", os.path.realpath(ROOTFS), stage], check=True)
-    subprocess.run(["make", "-s", "-C", PROJECT, "install", f"DESTDIR={inst}"],
+    # TESTING=1: the failpoints the crash tests arm (build-testing/; never the package)
+    subprocess.run(["make", "-s", "-C", PROJECT, "install", f"DESTDIR={inst}", "TESTING=1"],
                    check=True, stdout=subprocess.DEVNULL)
     subprocess.run(["cp", "-a", "--remove-destination", inst + "/.", stage + "/"], check=True)
     tune_guest(stage)

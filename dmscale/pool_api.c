@@ -1,0 +1,61 @@
+/* Pool API for status, main and the daemon: query, membership, thin pool status. */
+#include "dmscale/pool_api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dmscale/dm.h"
+#include "dmscale/reconcile.h"
+#include "dmscale/scan.h"
+
+int dms_pool_query(const char *pool, struct dms_pool_query *q)
+{
+	memset(q, 0, sizeof(*q));
+	struct dms_scan *s = dms_scan_new();
+	if (!s)
+		return q->r = -ENOMEM;
+	q->r = dms_scan_labels(s);
+	q->unreadable = s->unreadable;
+	if (q->r == 0)
+		q->r = dms_plan_assembly(s->found, s->n, pool, NULL, &q->a);
+	if (q->r == 0 || q->r == -ENODEV)
+		for (uint32_t i = 0; i < q->a.label.member_count; i++)
+			snprintf(q->nodes[i], sizeof(q->nodes[i]), "%s",
+				 q->a.member_found[i] != SIZE_MAX ? s->dev[q->a.member_found[i]].node : "");
+	free(s);
+	return q->r;
+}
+
+enum dms_membership dms_pool_membership(const struct dms_pool_query *q, const char *volume_id)
+{
+	if (!q || !volume_id || !volume_id[0])
+		return DMS_MEMBER_UNKNOWN;
+	if (q->r != 0 && q->r != -ENODEV && q->r != -ENOENT)
+		return DMS_MEMBER_UNKNOWN;
+	if (q->r != -ENOENT)
+		for (uint32_t i = 0; i < q->a.label.member_count && i < DMS_MAX_MEMBERS; i++)
+			if (!strcmp(q->a.label.members[i].volume_id, volume_id))
+				return DMS_MEMBER_YES;
+	/* A label we could not read may be the one that names it. */
+	return q->unreadable ? DMS_MEMBER_UNKNOWN : DMS_MEMBER_NO;
+}
+
+int dms_thin_status_read(const char *tpool, struct dms_thin_pool_status *ps, unsigned *event_nr)
+{
+	char type[32], params[512];
+	int r = dms_dm_status(tpool, type, sizeof(type), params, sizeof(params), event_nr);
+	if (r < 0)
+		return r;
+	if (strcmp(type, "thin-pool") || dms_thin_parse_pool_status(params, ps) < 0)
+		return -EPROTO;
+	return 0;
+}
+
+int dms_pool_thin_status(const char *pool, struct dms_thin_pool_status *ps, unsigned *event_nr)
+{
+	char tpool[160];
+	dms_rc_dm_name(pool, DMS_RC_TPOOL, tpool, sizeof(tpool));
+	return dms_thin_status_read(tpool, ps, event_nr);
+}

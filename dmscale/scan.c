@@ -1,0 +1,129 @@
+/* The labelled devices of this machine: a udev scan of whole disks and their labels. */
+#include "dmscale/scan.h"
+
+#include <libudev.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dmscale/log.h"
+
+struct dms_scan *dms_scan_new(void)
+{
+	struct dms_scan *s = calloc(1, sizeof(*s));
+	if (!s)
+		log_error("out of memory");
+	return s;
+}
+
+int dms_scan_add(struct dms_scan *s, const struct dms_device *d, const struct dms_label *l, unsigned copies_ok)
+{
+	if (s->n >= DMS_MAX_SCAN)
+		return -ENOSPC;
+	s->dev[s->n] = *d;
+	s->found[s->n].devnode = s->dev[s->n].node;
+	s->found[s->n].label = *l;
+	s->found[s->n].torn = 3u & ~copies_ok;
+	s->n++;
+	return 0;
+}
+
+static bool skipped(const char *sys)
+{
+	static const char *const prefixes[] = { "dm-", "loop", "ram", "zram", "sr" };
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (!strncmp(sys, prefixes[i], strlen(prefixes[i])))
+			return true;
+	return false;
+}
+
+static void scan_one(struct dms_scan *s, const char *node, struct dms_label *l)
+{
+	struct dms_device d;
+	unsigned ok;
+	int r = dms_device_inspect(node, &d);
+	if (r < 0) {
+		s->unreadable++;
+		return;
+	}
+	r = dms_device_read_label(&d, l, &ok);
+	if (r == -ENODATA)
+		return;
+	if (r < 0) {
+		s->unreadable++;
+		log_warning_errno(r, "%s: unreadable dmscale label, ignoring the device: %m", node);
+		return;
+	}
+	if (dms_scan_add(s, &d, l, ok) < 0) {
+		s->unreadable++;
+		log_warning("%s: more than %d labelled devices on this system; ignoring this one", node, DMS_MAX_SCAN);
+		return;
+	}
+	if (ok != 3)
+		log_warning("%s: only label copy %s is valid; it will be rewritten", d.node, ok == 1 ? "A" : "B");
+}
+
+int dms_scan_labels(struct dms_scan *s)
+{
+	struct udev *udev = udev_new();
+	if (!udev)
+		return log_error_errno(ENOMEM, "libudev: cannot create a context");
+	struct dms_label *l = malloc(sizeof(*l));
+	struct udev_enumerate *en = udev_enumerate_new(udev);
+	if (!l || !en) {
+		free(l);
+		udev_enumerate_unref(en);
+		udev_unref(udev);
+		return log_error_errno(ENOMEM, "libudev: cannot enumerate block devices");
+	}
+	udev_enumerate_add_match_subsystem(en, "block");
+	udev_enumerate_add_match_property(en, "DEVTYPE", "disk");
+	udev_enumerate_scan_devices(en);
+	struct udev_list_entry *e;
+	s->n = 0;
+	s->unreadable = 0;
+	udev_list_entry_foreach(e, udev_enumerate_get_list_entry(en)) {
+		struct udev_device *ud = udev_device_new_from_syspath(udev, udev_list_entry_get_name(e));
+		if (!ud)
+			continue;
+		const char *node = udev_device_get_devnode(ud);
+		const char *sys = udev_device_get_sysname(ud);
+		if (node && sys && !skipped(sys))
+			scan_one(s, node, l);
+		udev_device_unref(ud);
+	}
+	free(l);
+	udev_enumerate_unref(en);
+	udev_unref(udev);
+	return 0;
+}
+
+ssize_t dms_scan_find(const struct dms_scan *s, dev_t devnum)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->dev[i].devnum == devnum)
+			return (ssize_t)i;
+	return -1;
+}
+
+int dms_scan_plan_pool(const struct dms_scan *s, const char *pool, struct dms_assembly *a)
+{
+	int r = dms_plan_assembly(s->found, s->n, pool, NULL, a);
+	if (r == -ENODEV) {
+		char list[2048] = "";
+		size_t off = 0;
+		for (size_t i = 0; i < a->missing_count && off < sizeof(list) - 1; i++)
+			off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", i ? ", " : "", a->missing[i]);
+		return log_error_errno(ENODEV, "pool %s (generation %llu) is incomplete: missing %s. Attach the "
+				       "missing volume(s); refusing to activate a shorter target under the "
+				       "filesystem", pool, (unsigned long long)a->generation, list);
+	}
+	if (r == -EUCLEAN)
+		return log_error_errno(EUCLEAN, "pool %s: member labels at generation %llu disagree (two "
+				       "interrupted attaches?); refusing to guess. Inspect the labels of its "
+				       "volumes before forcing anything", pool, (unsigned long long)a->generation);
+	if (r == -ENOTUNIQ)
+		return log_error_errno(ENOTUNIQ, "pool %s: two devices carry the same member label (a cloned or "
+				       "snapshot-restored volume?); detach the copy", pool);
+	return r;
+}

@@ -1,0 +1,28 @@
+/* The labelled devices of this machine: a udev scan of whole disks and their labels. */
+#ifndef DMSCALE_SCAN_H
+#define DMSCALE_SCAN_H
+#include <stddef.h>
+#include <sys/types.h>
+#include "dmscale/device.h"
+#include "dmscale/plan.h"
+
+#define DMS_MAX_SCAN 256
+
+struct dms_scan {
+	size_t n;                               /* labelled devices found */
+	size_t unreadable;                      /* devices whose label could not be read */
+	struct dms_device dev[DMS_MAX_SCAN];
+	struct dms_found found[DMS_MAX_SCAN];
+};
+
+struct dms_scan *dms_scan_new(void);
+/* Enumerate whole disks with libudev and read every label (libaio, timeout).
+ * Devices beyond DMS_MAX_SCAN are reported and left out. */
+int dms_scan_labels(struct dms_scan *s);
+/* Pure: add a device and its label; -ENOSPC when the scan is full. */
+int dms_scan_add(struct dms_scan *s, const struct dms_device *d, const struct dms_label *l, unsigned copies_ok);
+/* Index of devnum in the scan, or -1. */
+ssize_t dms_scan_find(const struct dms_scan *s, dev_t devnum);
+/* Plan the named pool from the scan; log what is wrong (incomplete, ambiguous). */
+int dms_scan_plan_pool(const struct dms_scan *s, const char *pool, struct dms_assembly *a);
+#endif

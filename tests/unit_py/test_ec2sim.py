@@ -320,7 +320,10 @@ def test_faults_and_pagination(sim):
 
 
 def test_stuck_attaching_and_token_bucket():
-    s = ec2sim.EC2Sim(create_latency_s=0.01, attach_latency_s=0.01).start()
+    # The buckets run on a frozen clock: no refill however slowly the calls go
+    # (a loaded machine must not turn this into a timing test).
+    frozen = [time.time()]
+    s = ec2sim.EC2Sim(create_latency_s=0.01, attach_latency_s=0.01, clock=lambda: frozen[0]).start()
     try:
         c = Client(s)
         s.stuck_attaching = True

@@ -71,6 +71,12 @@ void dms_state_load_mountpoint(const char *pool, char *out, size_t len)
 	fclose(f);
 }
 
+bool dms_state_has_mountpoint(const char *pool)
+{
+	char path[512];
+	return state_path(pool, "mountpoint", path, sizeof(path)) == 0 && access(path, F_OK) == 0;
+}
+
 int dms_path_is_mountpoint(const char *path)
 {
 	struct statx sx;

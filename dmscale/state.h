@@ -12,6 +12,8 @@ const char *dms_state_dir(void);
 void dms_state_save_mountpoint(const char *pool, const char *mp);
 /* The saved mountpoint, or DMS_DEFAULT_MOUNTPOINT. */
 void dms_state_load_mountpoint(const char *pool, char *out, size_t len);
+/* Was this pool mounted on this machine (a saved mountpoint)? */
+bool dms_state_has_mountpoint(const char *pool);
 /* Is path the root of a mount (something is mounted there)? 1/0/-errno;
  * a path that does not exist is not. */
 int dms_path_is_mountpoint(const char *path);

@@ -97,6 +97,7 @@ deps:
 	tools/deps.sh
 
 lint:
+	@! grep -n '#include "ec2/' dmscale/*.c dmscale/*.h || { echo "the core (dmscale/) must not include ec2/"; exit 1; }
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 		--suppress=missingIncludeSystem -I. dmscale ec2 kmod-helpers glue
 

@@ -67,7 +67,7 @@ static int grow_fs(const struct dms_host *h, const struct dms_label *l, const st
 	return 0;
 }
 
-static int run_action(const struct dms_host *h, const struct dms_rc_input *in, const struct dms_target_ops *t,
+static int run_action(const struct dms_host *h, struct dms_rc_input *in, const struct dms_target_ops *t,
 		      const struct dms_device *const members[], const struct dms_rc_action *a)
 {
 	const struct dms_label *l = &in->a->label;
@@ -124,6 +124,10 @@ static int run_action(const struct dms_host *h, const struct dms_rc_input *in, c
 	}
 	if (r < 0)
 		return r;
+	if (a->kind == DMS_RC_CREATE || a->kind == DMS_RC_RELOAD) {
+		in->loaded_count[a->role] = a->count;
+		memcpy(in->loaded[a->role], a->tg, a->count * sizeof(*a->tg));
+	}
 	if (a->note[0] && a->kind != DMS_RC_WRITE_LABEL)
 		log_info("%s", a->note);
 	if (a->failpoint && h->failpoint)

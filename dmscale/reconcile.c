@@ -181,7 +181,13 @@ static int plan_fs(const struct dms_rc_input *in, const struct dms_target_ops *t
 			p->more = true;          /* observe the device first */
 			return 0;
 		}
-		if (in->has_fs == 0) {
+		if (in->has_fs == 1 && in->mkfs_pending && l->generation == 1 && l->member_count == 1) {
+			if (!(a = dms_rc_add(p, DMS_RC_MKFS)))
+				return -E2BIG;
+			a->size_bytes = size;
+			snprintf(a->note, sizeof(a->note), "/dev/mapper/%s: pool %s: an mkfs was cut off before it "
+				 "finished: running mkfs.%s again", node, l->pool_name, l->fs_type);
+		} else if (in->has_fs == 0) {
 			if (l->generation != 1 || l->member_count != 1)
 				return log_error_errno(EUCLEAN, "/dev/mapper/%s: pool %s (generation %" PRIu64 ") "
 						       "holds no filesystem; refusing to format a grown pool. "

@@ -56,6 +56,7 @@ struct dms_rc_input {
 	bool mounted;                           /* VOL is mounted ... */
 	char mounted_at[1024];                  /* ... here (the first mount) */
 	int has_fs;                             /* VOL holds a signature: 1, 0, -1 not probed */
+	bool mkfs_pending;                      /* an mkfs of this pool was started and not finished */
 	char mountpoint[1024];                  /* where to mount: option, saved, or default */
 	bool mountpoint_busy;                   /* something else is mounted there */
 };

@@ -113,6 +113,7 @@ check-fresh:
 	tools/check-fresh.sh
 
 lint:
+	@! grep -n '#include "ec2/' dmscale/*.c dmscale/*.h || { echo "the core (dmscale/) must not include ec2/"; exit 1; }
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 		--suppress=missingIncludeSystem -I. dmscale ec2 kmod-helpers glue
 

@@ -47,6 +47,9 @@ static int observe(const struct dms_host *h, const struct dms_target_ops *t, str
 	if ((r = h->has_fs(h->ctx, node)) < 0)
 		return r;
 	in->has_fs = r;
+	if ((r = h->mkfs_pending(h->ctx, l->pool_name)) < 0)
+		return r;
+	in->mkfs_pending = r == 1;
 	if ((r = h->mountpoint_busy(h->ctx, in->mountpoint)) < 0)
 		return log_error_errno(r, "%s: cannot tell whether something is mounted there: %m", in->mountpoint);
 	in->mountpoint_busy = r == 1;
@@ -67,7 +70,7 @@ static int grow_fs(const struct dms_host *h, const struct dms_label *l, const st
 	return 0;
 }
 
-static int run_action(const struct dms_host *h, const struct dms_rc_input *in, const struct dms_target_ops *t,
+static int run_action(const struct dms_host *h, struct dms_rc_input *in, const struct dms_target_ops *t,
 		      const struct dms_device *const members[], const struct dms_rc_action *a)
 {
 	const struct dms_label *l = &in->a->label;
@@ -109,7 +112,11 @@ static int run_action(const struct dms_host *h, const struct dms_rc_input *in, c
 		break;
 	case DMS_RC_MKFS:
 		log_info("%s", a->note);
-		return h->mkfs(h->ctx, l->fs_type, node, a->size_bytes, !t->grows_fs);
+		if ((r = h->set_mkfs_pending(h->ctx, l->pool_name, true)) < 0 ||
+		    (r = h->mkfs(h->ctx, l->fs_type, node, a->size_bytes, !t->grows_fs)) < 0)
+			return r;
+		/* Cleared before the mount: once mounted, data may be written. */
+		return h->set_mkfs_pending(h->ctx, l->pool_name, false);
 	case DMS_RC_MOUNT:
 		if ((r = h->mount(h->ctx, l->fs_type, node, a->mountpoint, t->discard)) < 0)
 			return r;
@@ -124,6 +131,10 @@ static int run_action(const struct dms_host *h, const struct dms_rc_input *in, c
 	}
 	if (r < 0)
 		return r;
+	if (a->kind == DMS_RC_CREATE || a->kind == DMS_RC_RELOAD) {
+		in->loaded_count[a->role] = a->count;
+		memcpy(in->loaded[a->role], a->tg, a->count * sizeof(*a->tg));
+	}
 	if (a->note[0] && a->kind != DMS_RC_WRITE_LABEL)
 		log_info("%s", a->note);
 	if (a->failpoint && h->failpoint)

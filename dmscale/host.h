@@ -32,7 +32,10 @@ struct dms_host {
 	int (*mount)(void *ctx, const char *fstype, const char *node, const char *mp, bool discard);
 	int (*grow_fs)(void *ctx, const char *fstype, const char *mp, bytes_t size_bytes, bool *grown);
 	int (*fs_usage)(void *ctx, const char *mp, struct dms_fs_usage *u);
-	/* state: pending list, saved mountpoint */
+	/* state: an mkfs in progress (set before, cleared after: an mkfs cut off
+	 * is run again instead of mounting what it left), pending list, mountpoint */
+	int (*mkfs_pending)(void *ctx, const char *pool);
+	int (*set_mkfs_pending)(void *ctx, const char *pool, bool on);
 	int (*unpend)(void *ctx, const char *pool, const char *volume_id);
 	void (*load_mountpoint)(void *ctx, const char *pool, char *out, size_t len);
 	void (*save_mountpoint)(void *ctx, const char *pool, const char *mp);

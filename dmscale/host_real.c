@@ -119,6 +119,18 @@ static int h_unpend(void *ctx, const char *pool, const char *volume_id)
 	return dms_pending_remove(NULL, pool, volume_id);
 }
 
+static int h_mkfs_pending(void *ctx, const char *pool)
+{
+	int r = dms_state_mkfs_pending(pool);
+	return r < 0 ? log_error_errno(r, "pool %s: cannot read its state under %s: %m", pool, dms_state_dir()) : r;
+}
+
+static int h_set_mkfs_pending(void *ctx, const char *pool, bool on)
+{
+	int r = dms_state_set_mkfs_pending(pool, on);
+	return r < 0 ? log_error_errno(r, "pool %s: cannot record the mkfs under %s: %m", pool, dms_state_dir()) : 0;
+}
+
 static void h_load_mountpoint(void *ctx, const char *pool, char *out, size_t len)
 {
 	dms_state_load_mountpoint(pool, out, len);
@@ -153,6 +165,8 @@ const struct dms_host dms_host_real = {
 	.grow_fs = h_grow_fs,
 	.fs_usage = h_fs_usage,
 	.unpend = h_unpend,
+	.mkfs_pending = h_mkfs_pending,
+	.set_mkfs_pending = h_set_mkfs_pending,
 	.load_mountpoint = h_load_mountpoint,
 	.save_mountpoint = h_save_mountpoint,
 #ifdef DMS_TESTING

@@ -192,6 +192,8 @@ static int create_pool(const struct dms_opts *o, struct dms_device *d)
 		goto out;
 	log_info("%s (%s): labelled as member 0 of new pool %s, %llu data bytes", d->node,
 		 d->volume_id[0] ? d->volume_id : "-", o->name, (unsigned long long)l->members[0].data_bytes);
+	/* A pool of this machine: it has a saved mountpoint (udev mounts only those). */
+	dms_state_save_mountpoint(o->name, o->mountpoint ? o->mountpoint : DMS_DEFAULT_MOUNTPOINT);
 	dms_failpoint(DMS_FP("init:labelled"));
 out:
 	free(l);
@@ -245,8 +247,6 @@ int dms_cmd_init(const struct dms_opts *o, const char *device)
 		r = check_candidate(&d, o->force);
 	if (r == 0)
 		r = create_pool(o, &d);
-	if (r == 0 && o->mountpoint)
-		dms_state_save_mountpoint(o->name, o->mountpoint);
 	dms_pool_unlock(lock);
 	if (r < 0)
 		return r;
@@ -386,7 +386,14 @@ int dms_cmd_attach(const struct dms_opts *o, const char *device)
 			log_info("pool %s: %s is already in the live table; nothing to do", cur.pool_name, device);
 			return 0;
 		}
-		const struct dms_pool_params pp = params_of(o, NULL, true);
+		/* udev mounts only a pool this machine created or mounted before: a
+		 * pool from elsewhere (a restored snapshot, a volume attached for
+		 * forensics) is activated and left unmounted. */
+		bool local = !o->udev || dms_state_has_mountpoint(cur.pool_name);
+		if (!local)
+			log_notice("pool %s was never mounted on this machine: not mounting it from udev; mount it with "
+				   "'dmscale assemble --name %s --mountpoint DIR'", cur.pool_name, cur.pool_name);
+		const struct dms_pool_params pp = params_of(o, NULL, local);
 		r = assemble_one(cur.pool_name, &pp);
 		if (r == -ENODEV && o->udev) {
 			log_info("pool %s: waiting for its other members", cur.pool_name);
@@ -509,11 +516,20 @@ int dms_cmd_assemble(const struct dms_opts *o)
 		return r;
 	if (nn == 0)
 		log_info("no dmscale pool found on this system");
+	/* This machine's pools first: a pool from elsewhere (a restored snapshot,
+	 * a volume attached for forensics) would take their default mountpoint,
+	 * and then they would be refused (never mounted over). */
 	const struct dms_pool_params all = params_of(o, NULL, true);
-	for (size_t j = 0; j < nn; j++) {
-		int q = assemble_one(names[j], &all);
-		if (q < 0 && !ret)
-			ret = q;
-	}
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t j = 0; j < nn; j++) {
+			if (dms_state_has_mountpoint(names[j]) != (pass == 0))
+				continue;
+			int q = assemble_one(names[j], &all);
+			if (q < 0 && pass == 1)     /* never fail this machine's boot */
+				log_warning("pool %s (never mounted on this machine) was not assembled; this does not "
+					    "fail the command", names[j]);
+			else if (q < 0 && !ret)
+				ret = q;
+		}
 	return ret;
 }

@@ -57,6 +57,15 @@ bool dms_rc_table_equal(const struct dms_rc_dev *live, const struct dms_dm_targe
 	return true;
 }
 
+static bool targets_equal(const struct dms_dm_target *a, const struct dms_dm_target *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i].start_sectors != b[i].start_sectors || a[i].length_sectors != b[i].length_sectors ||
+		    strcmp(a[i].type, b[i].type) || strcmp(a[i].params, b[i].params))
+			return false;
+	return true;
+}
+
 struct dms_rc_action *dms_rc_add(struct dms_rc_plan *p, enum dms_rc_kind kind)
 {
 	if (p->n >= DMS_RC_MAX_ACTIONS)
@@ -87,6 +96,11 @@ int dms_rc_ensure(const struct dms_rc_input *in, struct dms_rc_plan *p, enum dms
 					       (unsigned long long)d->size_sectors, (unsigned long long)total);
 		if (dms_rc_table_equal(d, want, n))
 			return 0;
+		if (in->loaded_count[role] == n && targets_equal(in->loaded[role], want, n)) {
+			log_debug("%s: the kernel reports the table loaded by this run in another form; keeping it",
+				  name);
+			return 0;
+		}
 	}
 	struct dms_rc_action *a = dms_rc_add(p, d->exists ? DMS_RC_RELOAD : DMS_RC_CREATE);
 	if (!a)
@@ -167,7 +181,13 @@ static int plan_fs(const struct dms_rc_input *in, const struct dms_target_ops *t
 			p->more = true;          /* observe the device first */
 			return 0;
 		}
-		if (in->has_fs == 0) {
+		if (in->has_fs == 1 && in->mkfs_pending && l->generation == 1 && l->member_count == 1) {
+			if (!(a = dms_rc_add(p, DMS_RC_MKFS)))
+				return -E2BIG;
+			a->size_bytes = size;
+			snprintf(a->note, sizeof(a->note), "/dev/mapper/%s: pool %s: an mkfs was cut off before it "
+				 "finished: running mkfs.%s again", node, l->pool_name, l->fs_type);
+		} else if (in->has_fs == 0) {
 			if (l->generation != 1 || l->member_count != 1)
 				return log_error_errno(EUCLEAN, "/dev/mapper/%s: pool %s (generation %" PRIu64 ") "
 						       "holds no filesystem; refusing to format a grown pool. "

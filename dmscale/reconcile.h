@@ -46,11 +46,17 @@ struct dms_rc_input {
 	struct dms_pool_params params;
 	bool labels_done;                       /* stale/repair labels rewritten in this run */
 	struct dms_rc_dev dev[DMS_RC_ROLES];
+	/* The table this run loaded into each role (count 0: none): what the
+	 * kernel reports for it counts as equal even if it formats it otherwise,
+	 * so a table is loaded at most once per run. */
+	size_t loaded_count[DMS_RC_ROLES];
+	struct dms_dm_target loaded[DMS_RC_ROLES][DMS_MAX_MEMBERS];
 	bool pool_status_known;                 /* TPOOL exists and its status was read */
 	struct dms_thin_pool_status ps;
 	bool mounted;                           /* VOL is mounted ... */
 	char mounted_at[1024];                  /* ... here (the first mount) */
 	int has_fs;                             /* VOL holds a signature: 1, 0, -1 not probed */
+	bool mkfs_pending;                      /* an mkfs of this pool was started and not finished */
 	char mountpoint[1024];                  /* where to mount: option, saved, or default */
 	bool mountpoint_busy;                   /* something else is mounted there */
 };

@@ -71,6 +71,56 @@ void dms_state_load_mountpoint(const char *pool, char *out, size_t len)
 	fclose(f);
 }
 
+bool dms_state_has_mountpoint(const char *pool)
+{
+	char path[512];
+	return state_path(pool, "mountpoint", path, sizeof(path)) == 0 && access(path, F_OK) == 0;
+}
+
+int dms_state_mkfs_pending(const char *pool)
+{
+	char path[512];
+	if (state_path(pool, "mkfs-pending", path, sizeof(path)) < 0)
+		return -ENAMETOOLONG;
+	if (access(path, F_OK) == 0)
+		return 1;
+	return errno == ENOENT ? 0 : -errno;
+}
+
+/* fsync a directory: a created or removed name is durable. */
+static int sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+int dms_state_set_mkfs_pending(const char *pool, bool on)
+{
+	char dir[512], path[600];
+	int r;
+	mkdir(dms_state_dir(), 0755);
+	if (snprintf(dir, sizeof(dir), "%s/%s", dms_state_dir(), pool) >= (int)sizeof(dir))
+		return -ENAMETOOLONG;
+	mkdir(dir, 0755);
+	snprintf(path, sizeof(path), "%s/mkfs-pending", dir);
+	if (on) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (fd < 0)
+			return -errno;
+		r = fsync(fd) < 0 ? -errno : 0;
+		close(fd);
+	} else {
+		r = unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+	}
+	if (r == 0)
+		r = sync_dir(dir);
+	return r;
+}
+
 int dms_path_is_mountpoint(const char *path)
 {
 	struct statx sx;

@@ -36,6 +36,8 @@ struct fake {
 	bool thin0;                  /* thin device 0 exists */
 	bool meta_full;              /* create_thin fails */
 	bool has_fs, mounted, busy;
+	bool mkfs_pending;           /* the state file */
+	bool mkfs_cut;               /* the next mkfs leaves a half-made fs and fails */
 	char mounted_at[256], saved_mp[256];
 	unsigned labels[DMS_MAX_MEMBERS];
 	unsigned creates, reloads, messages, mkfs, mounts, grows, unpends;
@@ -189,6 +191,10 @@ static int f_mkfs(void *c, const char *fstype, const char *node, bytes_t size, b
 		return r;
 	f->has_fs = true;
 	f->mkfs++;
+	if (f->mkfs_cut) {
+		f->mkfs_cut = false;
+		return -EIO;
+	}
 	return 0;
 }
 
@@ -228,6 +234,18 @@ static int f_unpend(void *c, const char *pool, const char *v)
 	return 0;
 }
 
+static int f_mkfs_pending(void *c, const char *pool) { return ((struct fake *)c)->mkfs_pending; }
+
+static int f_set_mkfs_pending(void *c, const char *pool, bool on)
+{
+	struct fake *f = c;
+	int r = step(f);
+	if (r < 0)
+		return r;
+	f->mkfs_pending = on;
+	return 0;
+}
+
 static void f_load_mp(void *c, const char *pool, char *out, size_t len) { snprintf(out, len, "/var/lib/docker"); }
 
 static void f_save_mp(void *c, const char *pool, const char *mp)
@@ -242,6 +260,7 @@ static const struct dms_host fake_host = {
 	.dm_message = f_dm_message, .thin_status = f_thin_status, .write_label = f_write_label,
 	.find_mount = f_find_mount, .mountpoint_busy = f_busy, .has_fs = f_has_fs, .mkfs = f_mkfs,
 	.mount = f_mount, .grow_fs = f_grow, .fs_usage = f_usage, .unpend = f_unpend,
+	.mkfs_pending = f_mkfs_pending, .set_mkfs_pending = f_set_mkfs_pending,
 	.load_mountpoint = f_load_mp, .save_mountpoint = f_save_mp, .failpoint = NULL,
 };
 
@@ -315,7 +334,8 @@ static void converge_every_k(uint32_t target)
 	assert_string_equal(fk.saved_mp, "/var/lib/docker");
 	ref = fk;
 	const int total = fk.steps;
-	assert_int_equal(total, target == DMS_TARGET_THIN ? 8 : 4);
+	assert_int_equal(total, target == DMS_TARGET_THIN ? 10 : 6);
+	assert_false(fk.mkfs_pending);
 	/* again: nothing changes */
 	unsigned before = mutations(&fk);
 	assert_int_equal(run(true), 0);
@@ -534,6 +554,69 @@ static void test_status_pool_exists(void **state)
 	assert_true(dms_status_pool_exists(&st));
 }
 
+
+/* A kernel that reports a loaded table in another form than we wrote it:
+ * loaded once per run, never reloaded in a loop. */
+static bool odd_format;
+
+static int f_dm_get_odd(void *c, const char *name, struct dms_rc_dev *out)
+{
+	int r = f_dm_get(c, name, out);
+	for (size_t i = 0; odd_format && i < out->count; i++)
+		if (!strcmp(out->tg[i].type, "thin-pool"))
+			snprintf(out->tg[i].params, sizeof(out->tg[i].params), "odd");
+	return r;
+}
+
+static void test_kernel_formats_otherwise(void **state)
+{
+	(void)state;
+	static struct dms_label l;
+	struct dms_host h = fake_host;
+	const struct dms_pool_params pp = { .do_mount = true };
+	h.dm_get = f_dm_get_odd;
+	odd_format = true;
+	make_pool(&l, DMS_TARGET_THIN, 1);
+	assemble(&l, &l, 0);
+	memset(&fk, 0, sizeof(fk));
+	fk.fail_at = -1;
+	assert_int_equal(dms_reconcile_run(&h, &asm_, members, &pp), 0);
+	assert_true(fk.mounted);
+	assert_int_equal(fk.reloads, 0);
+	/* the next run cannot tell: it reloads once, and converges */
+	assert_int_equal(dms_reconcile_run(&h, &asm_, members, &pp), 0);
+	assert_int_equal(fk.reloads, 1);
+	odd_format = false;
+}
+
+
+/* An mkfs cut off half-way (issue 12: xfs on a small thin pool) is run again
+ * by the next run; an mkfs that finished is never repeated. */
+static void test_mkfs_cut_off(void **state)
+{
+	(void)state;
+	static struct dms_label l;
+	for (uint32_t target = DMS_TARGET_LINEAR; target <= DMS_TARGET_THIN; target++) {
+		make_pool(&l, target, 1);
+		assemble(&l, &l, 0);
+		memset(&fk, 0, sizeof(fk));
+		fk.fail_at = -1;
+		fk.mkfs_cut = true;
+		assert_true(run(true) < 0);
+		assert_true(fk.has_fs);              /* a signature, but not a filesystem */
+		assert_true(fk.mkfs_pending);
+		assert_false(fk.mounted);
+		assert_int_equal(run(true), 0);
+		assert_int_equal(fk.mkfs, 2);
+		assert_false(fk.mkfs_pending);
+		assert_true(fk.mounted);
+		/* mounted, then unmounted: never formatted again */
+		fk.mounted = false;
+		assert_int_equal(run(true), 0);
+		assert_int_equal(fk.mkfs, 2);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -542,6 +625,8 @@ int main(void)
 		cmocka_unit_test(test_append_every_k),
 		cmocka_unit_test(test_create_thin_failure),
 		cmocka_unit_test(test_busy_mountpoint),
+		cmocka_unit_test(test_mkfs_cut_off),
+		cmocka_unit_test(test_kernel_formats_otherwise),
 		cmocka_unit_test(test_reload_resumes_old_table),
 		cmocka_unit_test(test_scan_full),
 		cmocka_unit_test(test_membership),

@@ -181,6 +181,15 @@ static void test_linear_mkfs(void **state)
 	assert_int_equal(plan.act[0].size_bytes, dms_label_data_bytes(&l));
 	assert_int_equal(plan.act[1].kind, DMS_RC_MOUNT);
 	assert_int_equal(plan.act[2].kind, DMS_RC_GROW_FS);
+	/* an mkfs that was cut off left a signature: formatted again */
+	in.has_fs = 1;
+	in.mkfs_pending = true;
+	assert_int_equal(dms_reconcile_plan(&in, &plan), 0);
+	assert_int_equal(plan.act[0].kind, DMS_RC_MKFS);
+	assert_int_equal(plan.act[1].kind, DMS_RC_MOUNT);
+	in.mkfs_pending = false;
+	assert_int_equal(dms_reconcile_plan(&in, &plan), 0);
+	assert_int_equal(plan.act[0].kind, DMS_RC_MOUNT);
 }
 
 /* docs/FORMAT.md §6, an append of member 2 at G=2 -> 3 interrupted: */

@@ -45,7 +45,7 @@ $(B)/libdmscale.a: $(OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(B)/dmscale: $(B)/obj/dmscale/main.o $(B)/obj/ec2/daemon.o $(B)/obj/glue/ec2_cli.o $(B)/libdmscale.a
+$(B)/dmscale: $(B)/obj/dmscale/main.o $(B)/obj/ec2/daemon.o $(B)/obj/ec2/cli_glue.o $(B)/libdmscale.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/%: tests/unit/%.c $(B)/libdmscale.a tests/unit/unit.h $(wildcard tests/unit/*.h)
@@ -115,7 +115,7 @@ check-fresh:
 lint:
 	@! grep -n '#include "ec2/' dmscale/*.c dmscale/*.h || { echo "the core (dmscale/) must not include ec2/"; exit 1; }
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
-		--suppress=missingIncludeSystem -I. dmscale ec2 kmod-helpers glue
+		--suppress=missingIncludeSystem -I. dmscale ec2 kmod-helpers
 
 install: $(B)/dmscale man
 	install -D -m 0755 $(B)/dmscale $(DESTDIR)$(SBINDIR)/dmscale
@@ -138,7 +138,7 @@ $(B)/man/%: man/%.scd
 # state; dpkg-buildpackage writes into the copy's parent) -> $(B)/deb/*.deb.
 # The package version is VERSION above: if debian/changelog's top entry
 # differs, the copy gets a new top entry for VERSION.
-DEB_SRC   := Makefile README.md debian docs dmscale ec2 glue kmod-helpers man systemd udev-rules
+DEB_SRC   := Makefile README.md debian docs dmscale ec2 kmod-helpers man systemd udev-rules
 DEB_STAGE := $(B)/deb/stage
 DEB_TREE  := $(DEB_STAGE)/dmscale-$(VERSION)
 deb:

@@ -16,6 +16,7 @@
 #include "dmscale/log.h"
 #include "dmscale/pool.h"
 #include "dmscale/status.h"
+#include "dmscale/pool_api.h"
 #include "ec2/daemon_priv.h"
 #include "ec2/resolve.h"
 
@@ -64,10 +65,8 @@ int daemon_refresh_pool(struct daemon *d)
 /* Thin: the filesystem is virtual; what fills is the pool's data device. */
 static int sample_thin(struct daemon *d, double now)
 {
-	char type[32], params[512];
 	struct dms_thin_pool_status ps;
-	if (dms_dm_status(d->tpool, type, sizeof(type), params, sizeof(params), &d->event_nr) < 0 ||
-	    strcmp(type, "thin-pool") || dms_thin_parse_pool_status(params, &ps) < 0) {
+	if (dms_thin_status_read(d->tpool, &ps, &d->event_nr) < 0) {
 		log_warning("pool %s: cannot read the status of %s; waiting for the pool", d->cfg.pool, d->tpool);
 		d->pool_ready = false;
 		d->warned_unmounted = true;
@@ -143,12 +142,19 @@ int daemon_sample(struct daemon *d, double now)
 
 /* ---- keep or delete ---------------------------------------------------------- */
 
-enum dms_membership daemon_status_membership(void *ud, const char *pool, const char *volume_id)
+enum dms_vol_membership daemon_status_membership(void *ud, const char *pool, const char *volume_id)
 {
-	struct daemon *d = ud;
-	(void)pool;   /* d->cfg.pool */
-	(void)daemon_refresh_pool(d);
-	return dms_membership_from_status(d->st, d->collect_r, volume_id);
+	/* The core's answer, from a fresh read of every label: any read or
+	 * planning error is UNKNOWN, and UNKNOWN keeps the volume. */
+	(void)ud;
+	struct dms_pool_query *q = calloc(1, sizeof(*q));
+	if (!q)
+		return DMS_MEMBERSHIP_UNKNOWN;
+	(void)dms_pool_query(pool, q);
+	enum dms_membership m = dms_pool_membership(q, volume_id);
+	free(q);
+	return m == DMS_MEMBER_YES ? DMS_MEMBERSHIP_MEMBER :
+	       m == DMS_MEMBER_NO ? DMS_MEMBERSHIP_NOT_MEMBER : DMS_MEMBERSHIP_UNKNOWN;
 }
 
 /* What the volume's own label says, read from its device on this instance. */

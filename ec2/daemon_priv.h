@@ -121,7 +121,7 @@ int daemon_sample(struct daemon *d, double now);
 void daemon_wait_thin_event(struct daemon *d, double wait_s);
 /* the default dms_membership_fn (ud: the daemon): dms_status_collect, any
  * error or missing member list mapped to UNKNOWN */
-enum dms_membership daemon_status_membership(void *ud, const char *pool, const char *volume_id);
+enum dms_vol_membership daemon_status_membership(void *ud, const char *pool, const char *volume_id);
 enum dms_volume_label daemon_read_volume_label(const char *vol, char pool[DMS_POOL_NAME_MAX]);
 /* Keep or delete vol: asks the membership (fresh) and reads the volume's own label. */
 enum dms_keep_verdict daemon_keep_or_delete(struct daemon *d, const char *vol);

@@ -6,7 +6,7 @@
 
 #include "dmscale/status.h"
 
-const char *dms_membership_name(enum dms_membership m)
+const char *dms_membership_name(enum dms_vol_membership m)
 {
 	switch (m) {
 	case DMS_MEMBERSHIP_UNKNOWN: return "unknown";
@@ -16,7 +16,7 @@ const char *dms_membership_name(enum dms_membership m)
 	return "?";
 }
 
-enum dms_membership dms_membership_from_status(const struct dms_status *st, int collect_r, const char *volume_id)
+enum dms_vol_membership dms_membership_from_status(const struct dms_status *st, int collect_r, const char *volume_id)
 {
 	if (!st || collect_r != 0 || !st->privileged || st->generation == 0 || st->member_count == 0 ||
 	    st->member_count > DMS_MAX_MEMBERS || !volume_id || !volume_id[0])

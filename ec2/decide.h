@@ -18,23 +18,23 @@
 
 struct dms_status;
 
-enum dms_membership {
+enum dms_vol_membership {
 	DMS_MEMBERSHIP_UNKNOWN = 0,   /* cannot tell: keep */
 	DMS_MEMBERSHIP_MEMBER,
 	DMS_MEMBERSHIP_NOT_MEMBER,
 };
-const char *dms_membership_name(enum dms_membership m);
+const char *dms_membership_name(enum dms_vol_membership m);
 
 /* Is volume_id a member of pool? The daemon's way to ask the core; a pool API
  * that answers in three states can replace the default (daemon.c's, over
  * dms_status_collect) without touching the decisions. */
-typedef enum dms_membership (*dms_membership_fn)(void *ud, const char *pool, const char *volume_id);
+typedef enum dms_vol_membership (*dms_membership_fn)(void *ud, const char *pool, const char *volume_id);
 
 /* Pure: membership from a dms_status filled by dms_status_collect (which
  * returned collect_r). Known only when collect_r is 0, the caller was root
  * (labels read), and the labels yielded a member list (generation > 0 and
  * member_count > 0); any other case, a planning error among them, is UNKNOWN. */
-enum dms_membership dms_membership_from_status(const struct dms_status *st, int collect_r, const char *volume_id);
+enum dms_vol_membership dms_membership_from_status(const struct dms_status *st, int collect_r, const char *volume_id);
 
 /* What the volume's own label says. */
 enum dms_volume_label {
@@ -46,7 +46,7 @@ enum dms_volume_label {
 const char *dms_volume_label_name(enum dms_volume_label l);
 
 struct dms_keep_input {
-	enum dms_membership membership;
+	enum dms_vol_membership membership;
 	enum dms_volume_label label;
 	char label_pool[DMS_POOL_NAME_MAX];   /* DMS_VOLUME_LABEL_POOL: the pool it names */
 };

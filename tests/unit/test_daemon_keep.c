@@ -23,7 +23,7 @@
 #define INSTANCE "i-0123456789abcdef0"
 
 static struct {
-	enum dms_membership membership;
+	enum dms_vol_membership membership;
 	enum dms_volume_label label;
 	const char *label_pool;
 	unsigned asked_membership, asked_label;
@@ -32,7 +32,7 @@ static struct {
 	bool deleted;
 } W;
 
-static enum dms_membership fake_membership(void *ud, const char *pool, const char *vol)
+static enum dms_vol_membership fake_membership(void *ud, const char *pool, const char *vol)
 {
 	(void)ud;
 	assert_string_equal(pool, POOL);
@@ -147,7 +147,7 @@ static void test_left_pending(void **state)
 {
 	(void)state;
 	static const struct {
-		enum dms_membership m;
+		enum dms_vol_membership m;
 		enum dms_volume_label l;
 		const char *label_pool;
 		bool deleted;

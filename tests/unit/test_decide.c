@@ -11,12 +11,12 @@
 #include "dmscale/status.h"
 #include "ec2/decide.h"
 
-static const enum dms_membership memberships[] = {DMS_MEMBERSHIP_UNKNOWN, DMS_MEMBERSHIP_MEMBER,
+static const enum dms_vol_membership memberships[] = {DMS_MEMBERSHIP_UNKNOWN, DMS_MEMBERSHIP_MEMBER,
 						   DMS_MEMBERSHIP_NOT_MEMBER};
 static const enum dms_volume_label labels[] = {DMS_VOLUME_LABEL_UNKNOWN, DMS_VOLUME_LABEL_BLANK,
 					       DMS_VOLUME_LABEL_POOL, DMS_VOLUME_LABEL_NO_DEVICE};
 
-static enum dms_keep_verdict decide(enum dms_membership m, enum dms_volume_label l, const char *pool)
+static enum dms_keep_verdict decide(enum dms_vol_membership m, enum dms_volume_label l, const char *pool)
 {
 	struct dms_keep_input in;
 	memset(&in, 0, sizeof(in));
@@ -32,7 +32,7 @@ static void test_keep_every_case(void **state)
 	(void)state;
 	for (size_t i = 0; i < 3; i++) {
 		for (size_t j = 0; j < 4; j++) {
-			enum dms_membership m = memberships[i];
+			enum dms_vol_membership m = memberships[i];
 			enum dms_volume_label l = labels[j];
 			enum dms_keep_verdict v = decide(m, l, l == DMS_VOLUME_LABEL_POOL ? "scratch" : NULL);
 			enum dms_keep_verdict want;
@@ -58,7 +58,7 @@ static void test_keep_every_case(void **state)
 	assert_int_equal(decide(DMS_MEMBERSHIP_NOT_MEMBER, DMS_VOLUME_LABEL_POOL, "other"), DMS_KEEP_LABELLED);
 	assert_int_equal(dms_keep_decide(NULL), DMS_KEEP_UNKNOWN);
 	/* out-of-range enum values (memory corruption, a future state): keep */
-	assert_int_equal(decide((enum dms_membership)7, DMS_VOLUME_LABEL_BLANK, NULL), DMS_KEEP_UNKNOWN);
+	assert_int_equal(decide((enum dms_vol_membership)7, DMS_VOLUME_LABEL_BLANK, NULL), DMS_KEEP_UNKNOWN);
 	assert_int_equal(decide(DMS_MEMBERSHIP_NOT_MEMBER, (enum dms_volume_label)9, NULL),
 			 DMS_KEEP_LABEL_UNREADABLE);
 	for (size_t i = 0; i < 3; i++)

@@ -1,5 +1,5 @@
 # dmscale — plain Makefile (no Kbuild, no autotools).
-# Targets: all check check-unit check-unit-san check-vm bench install clean deps demo lint
+# Targets: all check check-unit check-unit-san check-vm bench install clean deps demo lint fuzz check-fuzz
 
 PREFIX        ?= /usr
 SBINDIR       ?= $(PREFIX)/sbin
@@ -26,7 +26,8 @@ OBJS    := $(SRCS:%.c=$(B)/obj/%.o)
 TESTS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 PY      ?= /usr/bin/python3
 
-.PHONY: all check check-unit check-unit-san check-valgrind check-vm bench install clean deps demo lint image man deb check-deb
+.PHONY: all check check-unit check-unit-san check-valgrind check-vm bench install clean deps demo lint image man deb check-deb \
+	fuzz check-fuzz fuzz-build fuzz-seeds
 
 all: $(B)/dmscale
 
@@ -70,7 +71,72 @@ check-valgrind: $(TESTS)
 		valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite $$t >/dev/null || fail=1; \
 	done; exit $$fail
 
-check: check-unit check-unit-san check-valgrind lint check-deb check-vm
+# Fuzzing (docs/FUZZING.md): libFuzzer harnesses tests/fuzz/fuzz_NAME.c, built
+# with clang against the product sources (SRCS) compiled into build-fuzz/ with
+# ASan+UBSan and coverage. Seed corpus: tests/fuzz/corpus/NAME/ (committed);
+# what a run finds goes to build-fuzz/corpus/NAME/, crashes to
+# build-fuzz/artifacts/NAME/. Optional per harness: tests/fuzz/NAME.options
+# (extra libFuzzer flags) and tests/fuzz/NAME.dict (a dictionary).
+FUZZ_CC      ?= clang
+FB           := build-fuzz
+FUZZ_SECONDS ?= 300
+FUZZ_CHECK_SECONDS ?= 20
+FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+		-std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla -Wno-unused-parameter \
+		-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DDMSCALE_VERSION='"$(VERSION)"' -I. $(PKG_CFLAGS)
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(FB)/fuzz_%)
+FUZZ_OBJS    := $(SRCS:%.c=$(FB)/obj/%.o)
+
+$(FB)/obj/%.o: %.c $(wildcard */*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FB)/libdmscale.a: $(FUZZ_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(FB)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FB)/libdmscale.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FB)/libdmscale.a $(LDLIBS)
+
+# Seed generator for the binary corpora (labels, label sets, NVMe identify).
+$(FB)/gen_seeds: tests/fuzz/gen_seeds.c $(FB)/libdmscale.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FB)/libdmscale.a $(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+# Rewrite the generated seeds under tests/fuzz/corpus/ (then commit them).
+fuzz-seeds: $(FB)/gen_seeds
+	$(FB)/gen_seeds tests/fuzz/corpus
+	$(PY) tests/fuzz/gen_text_seeds.py tests/fuzz/corpus
+
+# libFuzzer flags of harness $$n: its .options file and dictionary.
+FUZZ_OPTS = $$(cat tests/fuzz/$$n.options 2>/dev/null) $$(test -f tests/fuzz/$$n.dict && echo -dict=tests/fuzz/$$n.dict)
+
+# Each harness for FUZZ_SECONDS (FUZZ=NAME for one), new inputs kept in build-fuzz/corpus/.
+FUZZ ?= $(FUZZ_NAMES)
+fuzz: $(FUZZ_BINS)
+	@fail=0; for n in $(FUZZ); do echo "== fuzz_$$n for $(FUZZ_SECONDS) s"; \
+		mkdir -p $(FB)/corpus/$$n $(FB)/artifacts/$$n; \
+		$(FB)/fuzz_$$n $(FUZZ_OPTS) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(FB)/artifacts/$$n/ $(FB)/corpus/$$n tests/fuzz/corpus/$$n || fail=1; \
+	done; exit $$fail
+
+# Replay the committed corpus and regression inputs (tests/fuzz/crashes/NAME/)
+# one by one, then fuzz each harness for FUZZ_CHECK_SECONDS from its corpus.
+check-fuzz: $(FUZZ_BINS)
+	@fail=0; for n in $(FUZZ_NAMES); do \
+		echo "== fuzz_$$n: replay corpus"; \
+		find tests/fuzz/corpus/$$n tests/fuzz/crashes/$$n -type f 2>/dev/null | sort | \
+			xargs -r $(FB)/fuzz_$$n $(FUZZ_OPTS) 2>$(FB)/replay-$$n.log || { cat $(FB)/replay-$$n.log; fail=1; }; \
+		echo "== fuzz_$$n: $(FUZZ_CHECK_SECONDS) s"; \
+		rm -rf $(FB)/check-corpus/$$n && mkdir -p $(FB)/check-corpus/$$n $(FB)/artifacts/$$n; \
+		$(FB)/fuzz_$$n $(FUZZ_OPTS) -max_total_time=$(FUZZ_CHECK_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(FB)/artifacts/$$n/ $(FB)/check-corpus/$$n tests/fuzz/corpus/$$n \
+			>$(FB)/check-$$n.log 2>&1 || { tail -60 $(FB)/check-$$n.log; fail=1; }; \
+		grep -E '^stat::number_of_executed_units|^stat::peak_rss' $(FB)/check-$$n.log | tr '\n' ' '; echo; \
+	done; exit $$fail
+
+check: check-unit check-unit-san check-valgrind check-fuzz lint check-deb check-vm
 
 # Benchmarks (docs/BENCHMARKS.md, bench/results.json); BENCH_SMOKE=1 for a tiny run.
 bench: all
@@ -130,4 +196,4 @@ check-deb: deb
 	lintian --fail-on error,warning --display-info $(B)/deb/dmscale_$(VERSION)_*.changes
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz

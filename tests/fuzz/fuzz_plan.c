@@ -62,7 +62,7 @@ static void check_assembly(const struct dms_found *found, size_t n, int by_uuid,
 	if (by_uuid)
 		FUZZ_ASSERT(!memcmp(a->pool_uuid, uuid, 16));
 	/* the chosen generation is carried by a valid label of that pool; by
-	 * name, the name selects the uuid (FORMAT.md §6.1: then all labels of
+	 * name, the name selects the uuid (FORMAT.md §6 step 1: then all labels of
 	 * that uuid count, so the newest may carry another name) */
 	int carried = 0, named = by_uuid;
 	for (size_t k = 0; k < n; k++) {

@@ -27,7 +27,7 @@ TESTS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c
 PY      ?= /usr/bin/python3
 
 .PHONY: all check check-unit check-unit-san check-valgrind check-vm bench install clean deps demo lint image man deb check-deb \
-	fuzz check-fuzz fuzz-build fuzz-seeds
+	fuzz check-fuzz fuzz-build fuzz-seeds fuzz-coverage
 
 all: $(B)/dmscale
 
@@ -111,6 +111,40 @@ fuzz-seeds: $(FB)/gen_seeds
 
 # libFuzzer flags of harness $$n: its .options file and dictionary.
 FUZZ_OPTS = $$(cat tests/fuzz/$$n.options 2>/dev/null) $$(test -f tests/fuzz/$$n.dict && echo -dict=tests/fuzz/$$n.dict)
+
+# Line coverage of each harness's parsers by its corpora (committed, and what
+# make fuzz / long-run.sh found): build-fuzz/cov/; per harness, llvm-cov's
+# line and branch coverage of every function the corpus reaches.
+FCB := $(FB)/cov
+FUZZ_COV_CFLAGS := $(filter-out -fsanitize=% -fno-sanitize-recover=all,$(FUZZ_CFLAGS)) \
+		-fprofile-instr-generate -fcoverage-mapping
+FUZZ_COV_FILES_label   := dmscale/label.c dmscale/crc32c.c
+FUZZ_COV_FILES_plan    := dmscale/plan.c dmscale/label.c
+FUZZ_COV_FILES_config  := ec2/config.c
+FUZZ_COV_FILES_xml     := ec2/xml.c
+FUZZ_COV_FILES_imds    := ec2/imds.c
+FUZZ_COV_FILES_thin    := dmscale/thin.c
+FUZZ_COV_FILES_ebsname := dmscale/ebsname.c dmscale/label.c
+FUZZ_COV_FILES_pending := dmscale/pending.c
+
+$(FCB)/obj/%.o: %.c $(wildcard */*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_COV_CFLAGS) -c -o $@ $<
+
+$(FCB)/libdmscale.a: $(SRCS:%.c=$(FCB)/obj/%.o)
+	rm -f $@ && ar rcs $@ $^
+
+$(FCB)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FCB)/libdmscale.a
+	$(FUZZ_CC) $(FUZZ_COV_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FCB)/libdmscale.a $(LDLIBS)
+
+fuzz-coverage: $(FUZZ_NAMES:%=$(FCB)/fuzz_%)
+	@set -e; $(foreach h,$(FUZZ),n=$(h); echo "== fuzz_$$n"; rm -f $(FCB)/$$n.profraw; \
+		LLVM_PROFILE_FILE=$(FCB)/$$n.profraw $(FCB)/fuzz_$$n $(FUZZ_OPTS) -runs=0 tests/fuzz/corpus/$$n \
+			$$(ls -d $(FB)/corpus/$$n $(FB)/long/corpus/$$n 2>/dev/null) >$(FCB)/$$n.log 2>&1; \
+		llvm-profdata-14 merge -o $(FCB)/$$n.profdata $(FCB)/$$n.profraw; \
+		llvm-cov-14 report -show-functions $(FCB)/fuzz_$$n -instr-profile=$(FCB)/$$n.profdata $(FUZZ_COV_FILES_$(h)) | \
+			awk '$$1 == "File" { f = $$2 } $$2 ~ /^[0-9]+$$/ && $$3 < $$2 { \
+				printf "  %-40s lines %4d/%-4d %7s  branches %4d/%-4d %7s\n", $$1, $$5 - $$6, $$5, $$7, $$8 - $$9, $$8, $$10 }';)
 
 # Each harness for FUZZ_SECONDS (FUZZ=NAME for one), new inputs kept in build-fuzz/corpus/.
 FUZZ ?= $(FUZZ_NAMES)

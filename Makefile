@@ -1,5 +1,5 @@
 # dmscale — plain Makefile (no Kbuild, no autotools).
-# Targets: all check check-unit check-unit-san check-vm bench install clean deps demo lint
+# Targets: all check check-unit check-unit-san check-vm bench install clean deps demo lint fuzz check-fuzz
 
 PREFIX        ?= /usr
 SBINDIR       ?= $(PREFIX)/sbin
@@ -33,7 +33,8 @@ TESTS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c
 PY      ?= /usr/bin/python3
 
 # check-fresh: everything but the VMs, in a fresh Debian 12 chroot (tools/check-fresh.sh).
-.PHONY: check-fresh all check check-unit check-no-failpoints check-unit-san check-valgrind check-vm bench install clean deps demo lint image man deb check-deb
+.PHONY: check-fresh all check check-unit check-no-failpoints check-unit-san check-valgrind check-vm bench install clean deps demo lint image man deb check-deb \
+	fuzz check-fuzz fuzz-build fuzz-seeds fuzz-coverage
 
 all: $(B)/dmscale
 
@@ -86,7 +87,7 @@ check-valgrind: $(TESTS)
 
 # Every stage, in order, each timed (the times also go to $(B)/check-times.txt).
 # check-fresh comes first: a missing `make deps` entry fails in minutes, named.
-CHECK_STAGES := check-fresh check-unit check-unit-san check-valgrind lint check-deb check-vm
+CHECK_STAGES := check-fresh check-unit check-unit-san check-valgrind check-fuzz lint check-deb check-vm
 check:
 	@mkdir -p $(B); : > $(B)/check-times.txt; all0=$$(date +%s); \
 	for s in $(CHECK_STAGES); do t0=$$(date +%s); \
@@ -94,6 +95,106 @@ check:
 			echo "check: $$s FAILED after $$(( $$(date +%s) - t0 )) s" | tee -a $(B)/check-times.txt; exit 1; fi; \
 		echo "check: $$s passed in $$(( $$(date +%s) - t0 )) s" | tee -a $(B)/check-times.txt; \
 	done; echo "check: all stages passed in $$(( $$(date +%s) - all0 )) s" | tee -a $(B)/check-times.txt
+
+# Fuzzing (docs/FUZZING.md): libFuzzer harnesses tests/fuzz/fuzz_NAME.c, built
+# with clang against the product sources (SRCS) compiled into build-fuzz/ with
+# ASan+UBSan and coverage. Seed corpus: tests/fuzz/corpus/NAME/ (committed);
+# what a run finds goes to build-fuzz/corpus/NAME/, crashes to
+# build-fuzz/artifacts/NAME/. Optional per harness: tests/fuzz/NAME.options
+# (extra libFuzzer flags) and tests/fuzz/NAME.dict (a dictionary).
+FUZZ_CC      ?= clang
+FB           := build-fuzz
+FUZZ_SECONDS ?= 300
+FUZZ_CHECK_SECONDS ?= 20
+FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+		-std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla -Wno-unused-parameter \
+		-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DDMSCALE_VERSION='"$(VERSION)"' -I. $(PKG_CFLAGS)
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(FB)/fuzz_%)
+FUZZ_OBJS    := $(SRCS:%.c=$(FB)/obj/%.o)
+
+$(FB)/obj/%.o: %.c $(wildcard */*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FB)/libdmscale.a: $(FUZZ_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(FB)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FB)/libdmscale.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FB)/libdmscale.a $(LDLIBS)
+
+# Seed generator for the binary corpora (labels, label sets, NVMe identify).
+$(FB)/gen_seeds: tests/fuzz/gen_seeds.c $(FB)/libdmscale.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FB)/libdmscale.a $(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+# Rewrite the generated seeds under tests/fuzz/corpus/ (then commit them).
+fuzz-seeds: $(FB)/gen_seeds
+	$(FB)/gen_seeds tests/fuzz/corpus
+	$(PY) tests/fuzz/gen_text_seeds.py tests/fuzz/corpus
+
+# libFuzzer flags of harness $$n: its .options file and dictionary.
+FUZZ_OPTS = $$(cat tests/fuzz/$$n.options 2>/dev/null) $$(test -f tests/fuzz/$$n.dict && echo -dict=tests/fuzz/$$n.dict)
+
+# Line coverage of each harness's parsers by its corpora (committed, and what
+# make fuzz / long-run.sh found): build-fuzz/cov/; per harness, llvm-cov's
+# line and branch coverage of every function the corpus reaches.
+FCB := $(FB)/cov
+FUZZ_COV_CFLAGS := $(filter-out -fsanitize=% -fno-sanitize-recover=all,$(FUZZ_CFLAGS)) \
+		-fprofile-instr-generate -fcoverage-mapping
+FUZZ_COV_FILES_label   := dmscale/label.c dmscale/crc32c.c
+FUZZ_COV_FILES_plan    := dmscale/plan.c dmscale/label.c
+FUZZ_COV_FILES_config  := ec2/config.c
+FUZZ_COV_FILES_xml     := ec2/xml.c
+FUZZ_COV_FILES_imds    := ec2/imds.c
+FUZZ_COV_FILES_thin    := dmscale/thin.c
+FUZZ_COV_FILES_ebsname := dmscale/ebsname.c dmscale/label.c
+FUZZ_COV_FILES_pending := dmscale/pending.c
+
+$(FCB)/obj/%.o: %.c $(wildcard */*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_COV_CFLAGS) -c -o $@ $<
+
+$(FCB)/libdmscale.a: $(SRCS:%.c=$(FCB)/obj/%.o)
+	rm -f $@ && ar rcs $@ $^
+
+$(FCB)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FCB)/libdmscale.a
+	$(FUZZ_CC) $(FUZZ_COV_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FCB)/libdmscale.a $(LDLIBS)
+
+fuzz-coverage: $(FUZZ_NAMES:%=$(FCB)/fuzz_%)
+	@set -e; $(foreach h,$(FUZZ),n=$(h); echo "== fuzz_$$n"; rm -f $(FCB)/$$n.profraw; \
+		LLVM_PROFILE_FILE=$(FCB)/$$n.profraw $(FCB)/fuzz_$$n $(FUZZ_OPTS) -runs=0 tests/fuzz/corpus/$$n \
+			$$(ls -d $(FB)/corpus/$$n $(FB)/long/corpus/$$n 2>/dev/null) >$(FCB)/$$n.log 2>&1; \
+		llvm-profdata-14 merge -o $(FCB)/$$n.profdata $(FCB)/$$n.profraw; \
+		llvm-cov-14 report -show-functions $(FCB)/fuzz_$$n -instr-profile=$(FCB)/$$n.profdata $(FUZZ_COV_FILES_$(h)) | \
+			awk '$$1 == "File" { f = $$2 } $$2 ~ /^[0-9]+$$/ && $$3 < $$2 { \
+				printf "  %-40s lines %4d/%-4d %7s  branches %4d/%-4d %7s\n", $$1, $$5 - $$6, $$5, $$7, $$8 - $$9, $$8, $$10 }';)
+
+# Each harness for FUZZ_SECONDS (FUZZ=NAME for one), new inputs kept in build-fuzz/corpus/.
+FUZZ ?= $(FUZZ_NAMES)
+fuzz: $(FUZZ_BINS)
+	@fail=0; for n in $(FUZZ); do echo "== fuzz_$$n for $(FUZZ_SECONDS) s"; \
+		mkdir -p $(FB)/corpus/$$n $(FB)/artifacts/$$n; \
+		$(FB)/fuzz_$$n $(FUZZ_OPTS) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(FB)/artifacts/$$n/ $(FB)/corpus/$$n tests/fuzz/corpus/$$n || fail=1; \
+	done; exit $$fail
+
+# Replay the committed corpus and regression inputs (tests/fuzz/crashes/NAME/)
+# one by one, then fuzz each harness for FUZZ_CHECK_SECONDS from its corpus.
+check-fuzz: $(FUZZ_BINS)
+	@fail=0; for n in $(FUZZ_NAMES); do \
+		echo "== fuzz_$$n: replay corpus"; \
+		find tests/fuzz/corpus/$$n tests/fuzz/crashes/$$n -type f 2>/dev/null | sort | \
+			xargs -r $(FB)/fuzz_$$n $(FUZZ_OPTS) 2>$(FB)/replay-$$n.log || { cat $(FB)/replay-$$n.log; fail=1; }; \
+		echo "== fuzz_$$n: $(FUZZ_CHECK_SECONDS) s"; \
+		rm -rf $(FB)/check-corpus/$$n && mkdir -p $(FB)/check-corpus/$$n $(FB)/artifacts/$$n; \
+		$(FB)/fuzz_$$n $(FUZZ_OPTS) -max_total_time=$(FUZZ_CHECK_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(FB)/artifacts/$$n/ $(FB)/check-corpus/$$n tests/fuzz/corpus/$$n \
+			>$(FB)/check-$$n.log 2>&1 || { tail -60 $(FB)/check-$$n.log; fail=1; }; \
+		grep -E '^stat::number_of_executed_units|^stat::peak_rss' $(FB)/check-$$n.log | tr '\n' ' '; echo; \
+	done; exit $$fail
+
 
 # Benchmarks (docs/BENCHMARKS.md, bench/results.json); BENCH_SMOKE=1 for a tiny run.
 bench: all
@@ -164,3 +265,5 @@ check-deb: deb
 
 clean:
 	rm -rf build build-san build-testing
+
+	rm -rf build build-san build-fuzz

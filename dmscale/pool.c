@@ -386,14 +386,17 @@ int dms_cmd_attach(const struct dms_opts *o, const char *device)
 			log_info("pool %s: %s is already in the live table; nothing to do", cur.pool_name, device);
 			return 0;
 		}
-		/* udev mounts only a pool this machine created or mounted before: a
+		/* udev touches only a pool this machine created or mounted before: a
 		 * pool from elsewhere (a restored snapshot, a volume attached for
-		 * forensics) is activated and left unmounted. */
-		bool local = !o->udev || dms_state_has_mountpoint(cur.pool_name);
-		if (!local)
-			log_notice("pool %s was never mounted on this machine: not mounting it from udev; mount it with "
-				   "'dmscale assemble --name %s --mountpoint DIR'", cur.pool_name, cur.pool_name);
-		const struct dms_pool_params pp = params_of(o, NULL, local);
+		 * forensics) is left exactly as it is: not activated, no label
+		 * repaired, never mounted. */
+		if (o->udev && !dms_state_has_mountpoint(cur.pool_name)) {
+			log_notice("%s: member of pool %s, which was never mounted on this machine: left untouched; to use "
+				   "it, run 'dmscale assemble --name %s --mountpoint DIR'", device, cur.pool_name,
+				   cur.pool_name);
+			return 0;
+		}
+		const struct dms_pool_params pp = params_of(o, NULL, true);
 		r = assemble_one(cur.pool_name, &pp);
 		if (r == -ENODEV && o->udev) {
 			log_info("pool %s: waiting for its other members", cur.pool_name);

@@ -53,6 +53,19 @@ def test_refusals_leave_devices_untouched(vm):
     vm.wait_for("systemctl list-units 'dmscale-attach@*' --all --state=activating --no-legend | "
                 "grep -q . && exit 1 || exit 0", timeout=30)
     assert len(status(vm)["members"]) == 1
+    # A volume of a pool made elsewhere (a restored snapshot, a volume attached
+    # for forensics) hot-plugged while scratch is mounted at /var/lib/docker:
+    # udev leaves it untouched (not activated, never mounted over the live pool).
+    vm.hotunplug(otherdisk)
+    vm.sh("rm -rf /var/lib/dmscale/other")          # this machine never saw pool 'other'
+    vm.hotplug(otherdisk)
+    nvme_by_serial(vm, otherdisk.serial)
+    vm.wait_for("journalctl -q -u 'dmscale-attach@*' --no-pager | grep -q 'left untouched'", timeout=90)
+    vm.sh("udevadm settle")
+    srcs = vm.sh("findmnt -n -o SOURCE /var/lib/docker").split()
+    assert srcs == ["/dev/mapper/dmscale-scratch"], srcs
+    assert vm.run(["dmsetup", "info", "dmscale-other"], check=False)[0] != 0, "foreign pool activated"
+    assert len(status(vm)["members"]) == 1
     vm.sh("sync")
     for d in (fsdisk, ptdisk, otherdisk, small, stranger):
         assert d.sha256() == sums[d.volume_id], f"{d.volume_id} was modified"

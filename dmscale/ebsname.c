@@ -1,3 +1,4 @@
+/* EBS volume ids from NVMe identify data (serial vol… -> vol-…) and device names (xvdba, sdf). */
 #include "dmscale/ebsname.h"
 
 #include <errno.h>

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dmscale/atomicfile.h"
 #include "dmscale/log.h"
 #include "dmscale/metrics.h"
 #include "dmscale/pending.h"
@@ -105,9 +106,8 @@ static void write_metrics(struct daemon *d, const char *state_json)
 
 static void write_state(struct daemon *d, double now)
 {
-	char path[256], tmp[272];
+	char path[256];
 	snprintf(path, sizeof(path), DMS_RUN_DIR "/%s.daemon.json", d->cfg.pool);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	const struct policy_decision *dec = &d->last_decision;
 	struct dms_daemon_state s = {
 		.pid = (long)getpid(), .pool = d->cfg.pool, .mountpoint = d->mountpoint,
@@ -126,14 +126,7 @@ static void write_state(struct daemon *d, double now)
 	if (!json)
 		return;
 	(void)mkdir(DMS_RUN_DIR, 0755);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd >= 0) {
-		size_t n = strlen(json);
-		bool ok = write(fd, json, n) == (ssize_t)n;
-		close(fd);
-		if (!ok || rename(tmp, path) < 0)
-			(void)unlink(tmp);
-	}
+	(void)dms_atomic_write(path, json, strlen(json), 0644);   /* logs its own failure */
 	free(json);
 }
 

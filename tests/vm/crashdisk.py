@@ -36,6 +36,18 @@ CMD_READ, CMD_WRITE, CMD_DISC, CMD_FLUSH, CMD_TRIM, CMD_CACHE, CMD_WRITE_ZEROES 
 CMD_FLAG_FUA = 1
 EIO, EINVAL = 5, 22
 
+# FUA_INFERENCE. QEMU's NVMe emulation (7.2) ignores the FUA bit of a write
+# command: the guest's queue/fua is 1, yet no write reaches the server with
+# NBD_CMD_FLAG_FUA, and an O_DSYNC write through libaio (which the kernel sends
+# as a FUA write with no flush after it) arrives as a plain write. Taking those
+# writes as volatile would test states a real disk never leaves, so the server
+# takes as FUA (durable when done) every write into a label area (the first
+# 128 KiB: dmscale's O_DSYNC label writes) and the first write on a disk after
+# a FLUSH (the kernel's PREFLUSH|FUA commit writes: jbd2 commit blocks, the
+# dm-thin metadata superblock). Making a write durable early gives a state a
+# volatile cache can also leave, so this may hide states but invents none.
+LABEL_AREA_BYTES = 128 * 1024
+
 # log record kinds
 WRITE, ZERO, FLUSH = "W", "Z", "F"
 
@@ -64,7 +76,9 @@ class Export:
         self.writes = 0                # write-type requests received
         self.reads = 0
         self.flushes = 0
-        self.fua = 0
+        self.fua = 0                   # writes that arrived with NBD_CMD_FLAG_FUA
+        self.fua_inferred = 0          # writes taken as FUA (see FUA_INFERENCE)
+        self.after_flush = False
         self.lock = threading.Lock()
 
     def swap(self, path):
@@ -88,6 +102,7 @@ class Server:
         self.data = open(os.path.join(log_dir, "writes.data"), "w+b")
         self.data_end = 0
         self.recording = True
+        self.infer_fua = True
         if os.path.exists(sock_path):
             os.unlink(sock_path)
         self.lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -223,6 +238,7 @@ class Server:
                 err = EIO
             else:
                 with self.lock:
+                    e.after_flush = True
                     if self.recording:
                         self.log.append((FLUSH, e.name, 0, 0, False, -1))
         elif typ == CMD_CACHE:
@@ -239,6 +255,10 @@ class Server:
                 _zero(e.fd, off, ln)
             if fua:
                 e.fua += 1
+            elif self.infer_fua and (off < LABEL_AREA_BYTES or e.after_flush):
+                fua = True
+                e.fua_inferred += 1
+            e.after_flush = False
             if not self.recording:
                 return
             pos = -1

@@ -70,6 +70,10 @@ def _image_key(paths):
     return h.hexdigest()
 
 
+# one guest per file: keep the file's tests on one xdist worker (with --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("powercut")
+
+
 @pytest.fixture(scope="module")
 def bed(base_image, tmp_path_factory):
     work = str(tmp_path_factory.mktemp("powercut"))

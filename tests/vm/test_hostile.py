@@ -199,7 +199,7 @@ def test_hanging_device_does_not_hold_the_pool_lock(pool):
     release.start()
     try:
         v.sh(f"rm -f /root/hang.rc; setsid -f sh -c 'dmscale attach --name {pool.name} {dev} "
-             f">/root/hang.out 2>&1; echo $? > /root/hang.rc'")
+             f">/root/hang.out 2>&1; echo $? > /root/hang.rc' >/dev/null 2>&1 </dev/null")
         time.sleep(4)                               # it validated the disk and is writing its label
         assert not e.hang.is_set()
         t0 = time.monotonic()

@@ -318,6 +318,7 @@ class Disk:
         self.node = "blk_" + serial_of(volume_id)
         self.dev_id = "nvme_" + serial_of(volume_id)
         self.port = None   # root port while attached
+        self.nbd = None    # (unix socket path, export name): served by an NBD server, not a file
 
     @property
     def serial(self):
@@ -383,6 +384,17 @@ class VM:
         self.disks[volume_id] = d
         return d
 
+    def new_nbd_disk(self, server, size_bytes, volume_id=None):
+        """A disk served by a crashdisk.Server (recording, failing or hanging);
+        its image file is the server's live image."""
+        volume_id = volume_id or random_volume_id()
+        path = os.path.join(self.workdir, "disks", serial_of(volume_id) + ".nbd.img")
+        server.add(serial_of(volume_id), path, size_bytes)
+        d = Disk(path, volume_id, size_bytes)
+        d.nbd = (server.sock_path, serial_of(volume_id))
+        self.disks[volume_id] = d
+        return d
+
     def _free_port(self):
         used = {d.port for d in self.disks.values() if d.port is not None}
         for i in range(1, ROOT_PORTS + 1):
@@ -399,9 +411,15 @@ class VM:
 
     def _hotplug(self, disk):
         port = self._free_port()
-        self.qmp.cmd("blockdev-add", **{"driver": "raw", "node-name": disk.node,
-                                         "file": {"driver": "file", "filename": disk.path,
-                                                  "aio": "threads", "cache": {"direct": False}}})
+        if disk.nbd:
+            # no host cache in between: the NBD server sees every write, FLUSH and FUA
+            self.qmp.cmd("blockdev-add", **{"driver": "nbd", "node-name": disk.node,
+                                             "server": {"type": "unix", "path": disk.nbd[0]},
+                                             "export": disk.nbd[1]})
+        else:
+            self.qmp.cmd("blockdev-add", **{"driver": "raw", "node-name": disk.node,
+                                             "file": {"driver": "file", "filename": disk.path,
+                                                      "aio": "threads", "cache": {"direct": False}}})
         self.qmp.cmd("device_add", driver="nvme", id=disk.dev_id, serial=disk.serial,
                      drive=disk.node, bus=port)
         disk.port = port

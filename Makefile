@@ -77,7 +77,7 @@ VM_JOBS ?= 2
 check-vm: all
 	tests/vm/preflight.sh
 	tests/vm/build-base.sh $(B)/vm
-	cd tests/vm && $(PY) -m pytest -v -rfE --durations=15 -p no:cacheprovider -n $(VM_JOBS) $(PYTEST_ARGS) .
+	cd tests/vm && $(PY) -m pytest -v -rfE --durations=15 -p no:cacheprovider -n $(VM_JOBS) --dist loadgroup $(PYTEST_ARGS) .
 
 # Unit tests under valgrind (leaks and invalid accesses fail the run).
 check-valgrind: $(TESTS)

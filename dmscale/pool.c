@@ -17,6 +17,7 @@
 #include "dmscale/exec.h"
 #include "dmscale/failpoint.h"
 #include "dmscale/fs.h"
+#include "dmscale/latewait.h"
 #include "dmscale/log.h"
 #include "dmscale/pending.h"
 #include "dmscale/plan.h"
@@ -490,46 +491,106 @@ int dms_pool_thin_grow_metadata(const char *pool)
 	return dms_pool_thin_grow_metadata_with(pool, &pp);
 }
 
-int dms_cmd_assemble(const struct dms_opts *o)
+static uint64_t now_ms(void)
 {
-	const struct dms_pool_params pp = params_of(o, o->mountpoint, true);
-	if (setup_kernel() < 0)
-		return -ENOENT;
-	if (!o->all)
-		return assemble_one(o->name, &pp);
-	/* Every pool seen in any label. */
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Every pool named by a label on this machine; 0 or -errno. */
+static int pool_names(char (*names)[DMS_POOL_NAME_MAX], size_t *nn)
+{
 	struct dms_scan *s = dms_scan_new();
 	if (!s)
 		return -ENOMEM;
-	int r = dms_scan_labels(s), ret = 0;
-	static char names[DMS_MAX_SCAN][DMS_POOL_NAME_MAX];
-	size_t nn = 0;
+	int r = dms_scan_labels(s);
+	*nn = 0;
 	for (size_t i = 0; r == 0 && i < s->n; i++) {
 		size_t j;
-		for (j = 0; j < nn && strcmp(names[j], s->found[i].label.pool_name); j++)
+		for (j = 0; j < *nn && strcmp(names[j], s->found[i].label.pool_name); j++)
 			;
-		if (j == nn)
-			snprintf(names[nn++], DMS_POOL_NAME_MAX, "%s", s->found[i].label.pool_name);
+		if (j == *nn)
+			snprintf(names[(*nn)++], DMS_POOL_NAME_MAX, "%s", s->found[i].label.pool_name);
 	}
 	free(s);
-	if (r < 0)
-		return r;
-	if (nn == 0)
-		log_info("no dmscale pool found on this system");
+	return r;
+}
+
+/* Assemble the pools of names[] whose last result (res[]) is not yet 0; a
+ * pool of another machine is tried once (res 1: not tried yet) and never fails
+ * the command (its result is recorded as 0). */
+static void assemble_round(const struct dms_opts *o, char (*names)[DMS_POOL_NAME_MAX], size_t nn, int *res)
+{
+	const struct dms_pool_params one = params_of(o, o->mountpoint, true);
+	const struct dms_pool_params all = params_of(o, NULL, true);
+	if (!o->all) {
+		res[0] = assemble_one(o->name, &one);
+		return;
+	}
 	/* This machine's pools first: a pool from elsewhere (a restored snapshot,
 	 * a volume attached for forensics) would take their default mountpoint,
 	 * and then they would be refused (never mounted over). */
-	const struct dms_pool_params all = params_of(o, NULL, true);
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t j = 0; j < nn; j++) {
-			if (dms_state_has_mountpoint(names[j]) != (pass == 0))
+			if (res[j] == 0 || dms_state_has_mountpoint(names[j]) != (pass == 0))
 				continue;
 			int q = assemble_one(names[j], &all);
-			if (q < 0 && pass == 1)     /* never fail this machine's boot */
+			if (q < 0 && pass == 1) {   /* never fail this machine's boot */
 				log_warning("pool %s (never mounted on this machine) was not assembled; this does not "
 					    "fail the command", names[j]);
-			else if (q < 0 && !ret)
-				ret = q;
+				q = 0;
+			}
+			res[j] = q;
+		}
+}
+
+int dms_cmd_assemble(const struct dms_opts *o)
+{
+	if (setup_kernel() < 0)
+		return -ENOENT;
+	static char names[DMS_MAX_SCAN][DMS_POOL_NAME_MAX];
+	static int res[DMS_MAX_SCAN];
+	size_t nn = 1;
+	/* Watch udev before the first scan: a member arriving between the scan
+	 * and the wait is not missed (without a watch, the wait polls). */
+	struct dms_block_watch *w = NULL;
+	if (o->wait_members_s > 0)
+		(void)dms_block_watch_open(&w);
+	if (o->all) {
+		int r = pool_names(names, &nn);
+		if (r < 0) {
+			dms_block_watch_close(w);
+			return r;
+		}
+		if (nn == 0)
+			log_info("no dmscale pool found on this system");
+	}
+	for (size_t j = 0; j < nn; j++)
+		res[j] = 1;
+	const uint64_t t0 = now_ms(), limit_ms = (uint64_t)o->wait_members_s * 1000u;
+	bool told = false;
+	for (;;) {
+		assemble_round(o, names, nn, res);
+		enum dms_wait_verdict v = dms_wait_verdict(res, nn, now_ms() - t0, limit_ms);
+		if (v != DMS_WAIT_AGAIN)
+			break;
+		if (!told)
+			log_info("a pool is missing members (above); waiting up to %u s for them to appear",
+				 o->wait_members_s);
+		told = true;
+		/* Rescan on a udev block event, or after the poll period. */
+		(void)dms_block_watch_wait(w, (int)dms_wait_next_ms(now_ms() - t0, limit_ms));
+	}
+	dms_block_watch_close(w);
+	int ret = 0;
+	for (size_t j = 0; j < nn; j++)
+		if (res[j] < 0) {
+			if (res[j] == -ENODEV && told)
+				log_error("pool %s is still incomplete after waiting %u s for its members (missing "
+					  "volumes named above)", o->all ? names[j] : o->name, o->wait_members_s);
+			if (!ret)
+				ret = res[j];
 		}
 	return ret;
 }

@@ -2,6 +2,7 @@
 #include "dmscale/scan.h"
 
 #include <libudev.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,4 +127,60 @@ int dms_scan_plan_pool(const struct dms_scan *s, const char *pool, struct dms_as
 		return log_error_errno(ENOTUNIQ, "pool %s: two devices carry the same member label (a cloned or "
 				       "snapshot-restored volume?); detach the copy", pool);
 	return r;
+}
+
+struct dms_block_watch {
+	struct udev *udev;
+	struct udev_monitor *mon;
+};
+
+int dms_block_watch_open(struct dms_block_watch **out)
+{
+	struct dms_block_watch *w = calloc(1, sizeof(*w));
+	*out = NULL;
+	if (!w)
+		return log_error_errno(ENOMEM, "out of memory");
+	w->udev = udev_new();
+	w->mon = w->udev ? udev_monitor_new_from_netlink(w->udev, "udev") : NULL;
+	if (!w->mon || udev_monitor_filter_add_match_subsystem_devtype(w->mon, "block", "disk") < 0 ||
+	    udev_monitor_enable_receiving(w->mon) < 0) {
+		dms_block_watch_close(w);
+		return log_error_errno(EIO, "libudev: cannot watch block devices; waiting by polling");
+	}
+	*out = w;
+	return 0;
+}
+
+int dms_block_watch_wait(struct dms_block_watch *w, int timeout_ms)
+{
+	if (!w) {       /* no monitor: plain polling */
+		poll(NULL, 0, timeout_ms);
+		return 0;
+	}
+	struct pollfd p = { .fd = udev_monitor_get_fd(w->mon), .events = POLLIN };
+	int added = 0;
+	int r = poll(&p, 1, timeout_ms);
+	if (r < 0)
+		return errno == EINTR ? 0 : -errno;
+	/* Drain what is queued; any add counts. */
+	while (r > 0) {
+		struct udev_device *d = udev_monitor_receive_device(w->mon);
+		if (!d)
+			break;
+		const char *action = udev_device_get_action(d);
+		if (action && (!strcmp(action, "add") || !strcmp(action, "change")))
+			added = 1;
+		udev_device_unref(d);
+		r = poll(&p, 1, 0);
+	}
+	return added;
+}
+
+void dms_block_watch_close(struct dms_block_watch *w)
+{
+	if (!w)
+		return;
+	udev_monitor_unref(w->mon);
+	udev_unref(w->udev);
+	free(w);
 }

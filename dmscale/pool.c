@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "dmscale/device.h"
@@ -26,6 +25,7 @@
 #include "dmscale/scan.h"
 #include "dmscale/state.h"
 #include "dmscale/thin.h"
+#include "dmscale/uuid.h"
 #include "kmod-helpers/kmod.h"
 
 static struct dms_pool_params params_of(const struct dms_opts *o, const char *mountpoint, bool do_mount)
@@ -71,30 +71,19 @@ static int check_candidate(struct dms_device *d, bool force)
 	if (r == 1 && !force)
 		return log_error_errno(EEXIST, "%s: holds %s; refusing to overwrite it. Use --force only if its "
 				       "data is disposable", d->node, what);
-	r = dms_device_open_excl(d);
-	if (r < 0)
-		return r;
-	dms_device_close(d);
-	return 0;
-}
-
-static int random_uuid(uint8_t u[16])
-{
-	if (getrandom(u, 16, 0) != 16)
-		return log_error_errno(errno, "getrandom: %m");
-	u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
-	u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
-	return 0;
+	/* O_EXCL is the last "not in use" check, and the fd it gives stays open:
+	 * the new labels (and init's zeroing) go through the fd that was
+	 * validated, never a reopen by name. The caller closes it before dm
+	 * claims the device. */
+	return dms_device_open_excl(d);
 }
 
 static int new_member(const struct dms_device *d, struct dms_member *m)
 {
 	memset(m, 0, sizeof(*m));
-	int r = random_uuid(m->uuid);
-	if (r < 0)
-		return r;
+	dms_uuid_generate(m->uuid);
 	snprintf(m->volume_id, sizeof(m->volume_id), "%s", d->volume_id);
-	r = dms_member_layout(d->size_bytes, 0, m);
+	int r = dms_member_layout(d->size_bytes, 0, m);
 	if (r < 0)
 		return log_error_errno(r, "%s: cannot lay out a member on %llu bytes: %m", d->node,
 				       (unsigned long long)d->size_bytes);
@@ -156,8 +145,8 @@ static int create_pool(const struct dms_opts *o, struct dms_device *d)
 	struct dms_zero_range zero[DMS_INIT_MAX_ZERO];
 	size_t nzero;
 	int r;
-	if ((r = random_uuid(spec.pool_uuid)) < 0 || (r = random_uuid(spec.member_uuid)) < 0)
-		return r;
+	dms_uuid_generate(spec.pool_uuid);
+	dms_uuid_generate(spec.member_uuid);
 	struct dms_label *l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
@@ -248,6 +237,7 @@ int dms_cmd_init(const struct dms_opts *o, const char *device)
 		r = check_candidate(&d, o->force);
 	if (r == 0)
 		r = create_pool(o, &d);
+	dms_device_close(&d);       /* before dm claims it */
 	dms_pool_unlock(lock);
 	if (r < 0)
 		return r;
@@ -302,6 +292,37 @@ static int find_pending_pool(const char *volume_id, char *pool, size_t len)
 	return found;
 }
 
+/* The labels of next for its old members (all but the last), in two batches:
+ * copy A on every old member, then copy B (docs/FORMAT.md §5.3). */
+static int write_old_labels(struct dms_scan *s, struct dms_assembly *a, const struct dms_label *next)
+{
+	const uint32_t n = next->member_count - 1;
+	struct dms_label *ls = calloc(n ? n : 1, sizeof(*ls));
+	struct dms_device *devs[DMS_MAX_MEMBERS];
+	int r = 0;
+	if (!ls)
+		return log_error_errno(ENOMEM, "out of memory");
+	/* One checked writable fd per member for both batches: one close, one
+	 * udev re-probe per member (device.h). */
+	for (uint32_t i = 0; i < n && r == 0; i++) {
+		dms_label_for_member(next, i, &ls[i]);
+		devs[i] = &s->dev[a->member_found[i]];
+		r = dms_device_open_checked(devs[i], DMS_DEV_RW);
+	}
+	if (r == 0)
+		r = dms_device_write_labels(devs, ls, n, 0);
+	if (r == 0)
+		dms_failpoint(DMS_FP("attach:first-old-labelled"));
+	if (r == 0)
+		r = dms_device_write_labels(devs, ls, n, 1);
+	for (uint32_t i = 0; r == 0 && i < n; i++)
+		a->stale[i] = a->repair[i] = 0;
+	for (uint32_t i = 0; i < n; i++)
+		dms_device_close(&s->dev[a->member_found[i]]);
+	free(ls);
+	return r;
+}
+
 /* Append d to the pool planned in a (under the lock), then converge. */
 static int append_member(struct dms_scan *s, struct dms_assembly *a, struct dms_device *d, const char *pool,
 			 const struct dms_pool_params *pp)
@@ -328,8 +349,10 @@ static int append_member(struct dms_scan *s, struct dms_assembly *a, struct dms_
 		next->thin_meta_active_bytes = dms_thin_meta_active_for(dms_label_data_bytes(next),
 									next->thin_meta_bytes,
 									next->thin_meta_active_bytes);
-	/* Crash-safe order (docs/FORMAT.md §5.3): the new member's label first,
-	 * then the old members, then the table, then the filesystem. */
+	/* Crash-safe order (docs/FORMAT.md §5.3): the new member's label first
+	 * (through the exclusive fd check_candidate validated), then the old
+	 * members (copy A of all, then copy B of all), then the table, then the
+	 * filesystem. */
 	dms_label_for_member(next, next->member_count - 1, ml);
 	if ((r = dms_device_write_label(d, ml)) < 0)
 		goto out;
@@ -341,18 +364,15 @@ static int append_member(struct dms_scan *s, struct dms_assembly *a, struct dms_
 	a->member_found[next->member_count - 1] = s->n;
 	if ((r = dms_scan_add(s, d, ml, 3)) < 0)
 		goto out;
+	s->dev[s->n - 1].fd = -1;       /* the fd stays d's, closed below */
+	s->dev[s->n - 1].fd_mode = 0;
 	a->label = *next;
 	a->generation = next->generation;
-	for (uint32_t i = 0; i + 1 < next->member_count; i++) {
-		dms_label_for_member(next, i, ml);
-		if ((r = dms_device_write_label(&s->dev[a->member_found[i]], ml)) < 0)
-			goto out;
-		a->stale[i] = a->repair[i] = 0;
-		if (i == 0)
-			dms_failpoint(DMS_FP("attach:first-old-labelled"));
-	}
+	if ((r = write_old_labels(s, a, next)) < 0)
+		goto out;
 	a->stale[next->member_count - 1] = a->repair[next->member_count - 1] = 0;
 	dms_failpoint(DMS_FP("attach:all-labelled"));
+	dms_device_close(d);            /* before dm claims it */
 	r = reconcile(s, a, pp);
 out:
 	free(ml);
@@ -434,6 +454,7 @@ int dms_cmd_attach(const struct dms_opts *o, const char *device)
 		r = 0;                  /* labelled meanwhile by a concurrent attach */
 	else if (r == 0 && (r = check_candidate(&d, o->force)) == 0)
 		r = append_member(v.s, v.a, &d, pool, &pp);
+	dms_device_close(&d);
 	view_close(&v);
 	dms_pool_unlock(lock);
 	return r;

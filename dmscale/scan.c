@@ -38,30 +38,71 @@ static bool skipped(const char *sys)
 	return false;
 }
 
-static void scan_one(struct dms_scan *s, const char *node, struct dms_label *l)
+/* Add the labels read for devs[0..n) (results from dms_device_read_labels). */
+static void add_read(struct dms_scan *s, struct dms_device *devs, size_t n, const struct dms_label *labels,
+		     const unsigned *ok, const int *results)
 {
-	struct dms_device d;
-	unsigned ok;
-	int r = dms_device_inspect(node, &d);
-	if (r < 0) {
-		s->unreadable++;
-		return;
+	for (size_t i = 0; i < n; i++) {
+		const char *node = devs[i].node;
+		if (results[i] == -ENODATA)
+			continue;
+		if (results[i] < 0) {
+			s->unreadable++;
+			log_warning_errno(results[i], "%s: unreadable dmscale label, ignoring the device: %m", node);
+			continue;
+		}
+		if (dms_scan_add(s, &devs[i], &labels[i], ok[i]) < 0) {
+			s->unreadable++;
+			log_warning("%s: more than %d labelled devices on this system; ignoring this one", node,
+				    DMS_MAX_SCAN);
+			continue;
+		}
+		if (ok[i] != 3)
+			log_warning("%s: only label copy %s is valid; it will be rewritten", node,
+				    ok[i] == 1 ? "A" : "B");
 	}
-	r = dms_device_read_label(&d, l, &ok);
-	if (r == -ENODATA)
-		return;
-	if (r < 0) {
-		s->unreadable++;
-		log_warning_errno(r, "%s: unreadable dmscale label, ignoring the device: %m", node);
-		return;
+}
+
+/* Every label read in one batched submit (device.h), not one device at a time:
+ * a boot with many volumes waits for the slowest one once. */
+struct scan_batch {
+	size_t n, cap;
+	struct dms_device *dev;
+};
+
+static int batch_push(struct scan_batch *b, const struct dms_device *d)
+{
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 32;
+		struct dms_device *nd = realloc(b->dev, cap * sizeof(*nd));
+		if (!nd)
+			return -ENOMEM;
+		b->dev = nd;
+		b->cap = cap;
 	}
-	if (dms_scan_add(s, &d, l, ok) < 0) {
-		s->unreadable++;
-		log_warning("%s: more than %d labelled devices on this system; ignoring this one", node, DMS_MAX_SCAN);
-		return;
+	b->dev[b->n++] = *d;
+	return 0;
+}
+
+static int read_batch(struct dms_scan *s, struct scan_batch *b)
+{
+	struct dms_device **pp = calloc(b->n ? b->n : 1, sizeof(*pp));
+	struct dms_label *labels = calloc(b->n ? b->n : 1, sizeof(*labels));
+	unsigned *ok = calloc(b->n ? b->n : 1, sizeof(*ok));
+	int *results = calloc(b->n ? b->n : 1, sizeof(*results));
+	int r = -ENOMEM;
+	if (pp && labels && ok && results) {
+		for (size_t i = 0; i < b->n; i++)
+			pp[i] = &b->dev[i];
+		r = dms_device_read_labels(pp, b->n, labels, ok, results);
+		if (r == 0)
+			add_read(s, b->dev, b->n, labels, ok, results);
 	}
-	if (ok != 3)
-		log_warning("%s: only label copy %s is valid; it will be rewritten", d.node, ok == 1 ? "A" : "B");
+	free(results);
+	free(ok);
+	free(labels);
+	free(pp);
+	return r < 0 ? log_error_errno(-r, "cannot read the labels of %zu devices: %m", b->n) : 0;
 }
 
 int dms_scan_labels(struct dms_scan *s)
@@ -69,11 +110,8 @@ int dms_scan_labels(struct dms_scan *s)
 	struct udev *udev = udev_new();
 	if (!udev)
 		return log_error_errno(ENOMEM, "libudev: cannot create a context");
-	struct dms_label *l = malloc(sizeof(*l));
 	struct udev_enumerate *en = udev_enumerate_new(udev);
-	if (!l || !en) {
-		free(l);
-		udev_enumerate_unref(en);
+	if (!en) {
 		udev_unref(udev);
 		return log_error_errno(ENOMEM, "libudev: cannot enumerate block devices");
 	}
@@ -81,6 +119,8 @@ int dms_scan_labels(struct dms_scan *s)
 	udev_enumerate_add_match_property(en, "DEVTYPE", "disk");
 	udev_enumerate_scan_devices(en);
 	struct udev_list_entry *e;
+	struct scan_batch b = { 0 };
+	int r = 0;
 	s->n = 0;
 	s->unreadable = 0;
 	udev_list_entry_foreach(e, udev_enumerate_get_list_entry(en)) {
@@ -89,14 +129,24 @@ int dms_scan_labels(struct dms_scan *s)
 			continue;
 		const char *node = udev_device_get_devnode(ud);
 		const char *sys = udev_device_get_sysname(ud);
-		if (node && sys && !skipped(sys))
-			scan_one(s, node, l);
+		struct dms_device d;
+		if (node && sys && !skipped(sys)) {
+			if (dms_device_inspect(node, &d) < 0)
+				s->unreadable++;
+			else if (r == 0)
+				r = batch_push(&b, &d);
+		}
 		udev_device_unref(ud);
 	}
-	free(l);
 	udev_enumerate_unref(en);
 	udev_unref(udev);
-	return 0;
+	if (r < 0) {
+		free(b.dev);
+		return log_error_errno(-r, "out of memory");
+	}
+	r = read_batch(s, &b);
+	free(b.dev);
+	return r;
 }
 
 ssize_t dms_scan_find(const struct dms_scan *s, dev_t devnum)

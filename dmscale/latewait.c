@@ -7,7 +7,7 @@ enum dms_wait_verdict dms_wait_verdict(const int *results, size_t n, uint64_t el
 {
 	size_t incomplete = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (results[i] == -ENODEV)
+		if (results[i] == -ENODEV || results[i] == -ENOENT)
 			incomplete++;
 		else if (results[i] < 0)
 			return DMS_WAIT_GIVE_UP;

@@ -13,10 +13,11 @@ enum dms_wait_verdict {
 /* Poll period when no udev event comes (a missed event costs at most this). */
 #define DMS_WAIT_POLL_MS 5000u
 
-/* results[i]: the last assembly result of pool i (0, -ENODEV: a member named by
- * the labels is missing, any other -errno: final, waiting does not help).
- * Wait only while some pool is -ENODEV, no pool failed otherwise, and
- * elapsed_ms < limit_ms. */
+/* results[i]: the last assembly result of pool i (0; -ENODEV: a member named
+ * by the labels is missing; -ENOENT: no member of it is visible right now (a
+ * disk still being set up by udev at boot); any other -errno: final, waiting
+ * does not help). Wait only while some pool is -ENODEV or -ENOENT, no pool
+ * failed otherwise, and elapsed_ms < limit_ms. */
 enum dms_wait_verdict dms_wait_verdict(const int *results, size_t n, uint64_t elapsed_ms, uint64_t limit_ms);
 
 /* How long to block for the next udev event: the time left, at most

@@ -607,7 +607,7 @@ int dms_cmd_assemble(const struct dms_opts *o)
 	int ret = 0;
 	for (size_t j = 0; j < nn; j++)
 		if (res[j] < 0) {
-			if (res[j] == -ENODEV && told)
+			if ((res[j] == -ENODEV || res[j] == -ENOENT) && told)
 				log_error("pool %s is still incomplete after waiting %u s for its members (missing "
 					  "volumes named above)", o->all ? names[j] : o->name, o->wait_members_s);
 			if (!ret)

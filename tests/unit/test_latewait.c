@@ -20,6 +20,10 @@ static void test_incomplete_waits_until_the_limit(void **state)
 	assert_int_equal(dms_wait_verdict(r, 2, 0, 60000), DMS_WAIT_AGAIN);
 	assert_int_equal(dms_wait_verdict(r, 2, 59999, 60000), DMS_WAIT_AGAIN);
 	assert_int_equal(dms_wait_verdict(r, 2, 60000, 60000), DMS_WAIT_GIVE_UP);
+	/* no member visible yet (udev still setting the disk up): wait too */
+	const int none[] = { -ENOENT };
+	assert_int_equal(dms_wait_verdict(none, 1, 1000, 60000), DMS_WAIT_AGAIN);
+	assert_int_equal(dms_wait_verdict(none, 1, 60000, 60000), DMS_WAIT_GIVE_UP);
 	/* --wait-members 0: the old behaviour, fail at once */
 	assert_int_equal(dms_wait_verdict(r, 2, 0, 0), DMS_WAIT_GIVE_UP);
 }

@@ -113,7 +113,7 @@ static int run_action(const struct dms_host *h, struct dms_rc_input *in, const s
 	case DMS_RC_MKFS:
 		log_info("%s", a->note);
 		if ((r = h->set_mkfs_pending(h->ctx, l->pool_name, true)) < 0 ||
-		    (r = h->mkfs(h->ctx, l->fs_type, node, a->size_bytes, !t->grows_fs)) < 0)
+		    (r = h->mkfs(h->ctx, l->fs_type, node, a->backing_bytes, !t->grows_fs)) < 0)
 			return r;
 		/* Cleared before the mount: once mounted, data may be written. */
 		return h->set_mkfs_pending(h->ctx, l->pool_name, false);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "dmscale/log.h"
+#include "dmscale/mkfs_argv.h"
 #include "dmscale/mountinfo.h"
 
 /* ext4 online resize (fs/ext4/ext4.h, stable ABI). */
@@ -80,38 +81,16 @@ int dms_run_argv(char *const argv[])
 	return 128 + WTERMSIG(status);
 }
 
-int dms_fs_mkfs(const char *fstype, const char *devnode, bytes_t device_bytes, bool fixed_size)
+int dms_fs_mkfs(const char *fstype, const char *devnode, bytes_t backing_bytes, bool fixed_size)
 {
-	int r;
-	(void)device_bytes;
-	if (!strcmp(fstype, "ext4") && fixed_size) {
-		/* A thin volume: created at its final (virtual) size, never resized, so
-		 * no resize_inode reserve (and none is possible past 2^32 blocks). */
-		char *argv[] = { "mkfs.ext4", "-q", "-F", "-m", "0", "-O", "64bit,^resize_inode",
-				 "-E", "nodiscard,lazy_itable_init=1,lazy_journal_init=1",
-				 "-L", "dmscale", (char *)devnode, NULL };
-		r = dms_run_argv(argv);
-	} else if (!strcmp(fstype, "ext4")) {
-		/* -m 0: scratch space needs no root reserve. The default resize_inode
-		 * reserves GDT blocks for 1024x online growth (100 GiB -> 100 TiB); 64bit
-		 * (Debian default) lifts the 16 TiB limit. nodiscard: a new EBS volume
-		 * reads as zeros already; lazy init keeps mkfs O(1) in size. */
-		char *argv[] = { "mkfs.ext4", "-q", "-F", "-m", "0", "-O", "64bit,resize_inode",
-				 "-E", "nodiscard,lazy_itable_init=1,lazy_journal_init=1",
-				 "-L", "dmscale", (char *)devnode, NULL };
-		r = dms_run_argv(argv);
-	} else if (!strcmp(fstype, "xfs")) {
-		/* -K: no discard at mkfs. AG size stays mkfs' default (size/4 below
-		 * 4 TiB): growfs adds whole AGs of that size, so a 100 GiB start reaches
-		 * 16 TiB with ~650 AGs, which XFS handles well (docs/DESIGN.md). */
-		char *argv[] = { "mkfs.xfs", "-q", "-f", "-K", "-L", "dmscale", (char *)devnode, NULL };
-		r = dms_run_argv(argv);
-	} else if (!strcmp(fstype, "btrfs")) {
-		char *argv[] = { "mkfs.btrfs", "-q", "-f", "-K", "-L", "dmscale", (char *)devnode, NULL };
-		r = dms_run_argv(argv);
-	} else {
+	char *argv[DMS_MKFS_ARGV_MAX + 1];
+	char buf[64];
+	int r = dms_mkfs_argv(fstype, devnode, backing_bytes, fixed_size, argv, buf, sizeof(buf));
+	if (r == -EINVAL)
 		return log_error_errno(EINVAL, "unsupported filesystem '%s': use ext4, xfs or btrfs", fstype);
-	}
+	if (r < 0)
+		return r;
+	r = dms_run_argv(argv);
 	if (r < 0)
 		return r;
 	if (r != 0)

@@ -14,8 +14,9 @@ struct dms_fs_usage {
 };
 
 bool dms_fs_type_supported(const char *fstype);
-/* fixed_size: the device never grows (a thin volume at its virtual size). */
-int dms_fs_mkfs(const char *fstype, const char *devnode, bytes_t device_bytes, bool fixed_size);
+/* fixed_size: the device never grows (a thin volume at its virtual size);
+ * backing_bytes: the real data space under it (sizes its journal or log). */
+int dms_fs_mkfs(const char *fstype, const char *devnode, bytes_t backing_bytes, bool fixed_size);
 /* discard: online discard (btrfs: discard=async), so deleted files unmap thin blocks. */
 int dms_fs_mount(const char *fstype, const char *devnode, const char *mountpoint, bool discard);
 /* Is devnum mounted? If so copy the first mountpoint into mp. 1/0/-errno. */

@@ -28,7 +28,8 @@ struct dms_host {
 	int (*find_mount)(void *ctx, dev_t devnum, char *mp, size_t len);
 	int (*mountpoint_busy)(void *ctx, const char *path);
 	int (*has_fs)(void *ctx, const char *node);
-	int (*mkfs)(void *ctx, const char *fstype, const char *node, bytes_t size_bytes, bool fixed_size);
+	/* backing_bytes: the real data space (a thin volume is larger): journal/log sizing */
+	int (*mkfs)(void *ctx, const char *fstype, const char *node, bytes_t backing_bytes, bool fixed_size);
 	int (*mount)(void *ctx, const char *fstype, const char *node, const char *mp, bool discard);
 	int (*grow_fs)(void *ctx, const char *fstype, const char *mp, bytes_t size_bytes, bool *grown);
 	int (*fs_usage)(void *ctx, const char *mp, struct dms_fs_usage *u);

@@ -94,9 +94,9 @@ static int h_has_fs(void *ctx, const char *node)
 	return dms_probe_signatures(node, what, sizeof(what));
 }
 
-static int h_mkfs(void *ctx, const char *fstype, const char *node, bytes_t size_bytes, bool fixed_size)
+static int h_mkfs(void *ctx, const char *fstype, const char *node, bytes_t backing_bytes, bool fixed_size)
 {
-	return dms_fs_mkfs(fstype, node, size_bytes, fixed_size);
+	return dms_fs_mkfs(fstype, node, backing_bytes, fixed_size);
 }
 
 static int h_mount(void *ctx, const char *fstype, const char *node, const char *mp, bool discard)

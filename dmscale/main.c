@@ -61,11 +61,13 @@ static const char *const usage_attach =
 	"  --force       accept a device holding a signature (its data is lost)\n";
 
 static const char *const usage_assemble =
-	"usage: dmscale assemble [--name NAME | --all]\n"
+	"usage: dmscale assemble [--name NAME | --all] [--wait-members SECONDS]\n"
 	"\n"
 	"Find members by label on all block devices, activate the pool if its member set is\n"
 	"complete, mount it and finish any interrupted growth. Refuses an incomplete pool and\n"
-	"names the missing volumes.\n";
+	"names the missing volumes.\n"
+	"  --wait-members S  an incomplete pool: wait up to S seconds (default 0) for the\n"
+	"                    missing members, rescanning when udev adds a block device\n";
 
 static const char *const usage_status =
 	"usage: dmscale status [--name NAME] [--json | --prometheus]\n"
@@ -76,7 +78,7 @@ static const char *const usage_status =
 	"  --prometheus   Prometheus text exposition format (node_exporter textfile collector)\n";
 
 enum { OPT_NAME = 1000, OPT_MP, OPT_FS, OPT_FORCE, OPT_UDEV, OPT_JSON, OPT_ALL, OPT_HELP, OPT_TARGET, OPT_VSIZE,
-       OPT_PROM };
+       OPT_PROM, OPT_WAIT };
 
 static const struct option common_opts[] = {
 	{ "name", required_argument, NULL, OPT_NAME },
@@ -90,6 +92,7 @@ static const struct option common_opts[] = {
 	{ "target", required_argument, NULL, OPT_TARGET },
 	{ "virtual-size", required_argument, NULL, OPT_VSIZE },
 	{ "prometheus", no_argument, NULL, OPT_PROM },
+	{ "wait-members", required_argument, NULL, OPT_WAIT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -126,6 +129,17 @@ static int parse(int argc, char **argv, struct dms_opts *o, const int *allowed, 
 		case OPT_JSON: o->json = true; break;
 		case OPT_ALL: o->all = true; break;
 		case OPT_PROM: o->prometheus = true; break;
+		case OPT_WAIT: {
+			char *end;
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' || v > 3600) {
+				log_error("--wait-members: '%s' is not a number of seconds from 0 to 3600", optarg);
+				return -EINVAL;
+			}
+			o->wait_members_s = (unsigned)v;
+			break;
+		}
 		case OPT_TARGET:
 			if (!strcmp(optarg, "linear"))
 				o->target = DMS_TARGET_LINEAR;
@@ -233,7 +247,7 @@ int main(int argc, char **argv)
 		if (r == 0)
 			r = dms_cmd_attach(&o, o.udev ? device : node);
 	} else if (!strcmp(cmd, "assemble")) {
-		static const int a[] = { OPT_NAME, OPT_ALL, OPT_MP, 0 };
+		static const int a[] = { OPT_NAME, OPT_ALL, OPT_MP, OPT_WAIT, 0 };
 		if (parse(cargc, cargv, &o, a, usage_assemble, 0, NULL) < 0)
 			return 2;
 		pool_defaults(&o);

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "dmscale/device.h"
@@ -17,6 +16,7 @@
 #include "dmscale/exec.h"
 #include "dmscale/failpoint.h"
 #include "dmscale/fs.h"
+#include "dmscale/latewait.h"
 #include "dmscale/log.h"
 #include "dmscale/pending.h"
 #include "dmscale/plan.h"
@@ -25,6 +25,7 @@
 #include "dmscale/scan.h"
 #include "dmscale/state.h"
 #include "dmscale/thin.h"
+#include "dmscale/uuid.h"
 #include "kmod-helpers/kmod.h"
 
 static struct dms_pool_params params_of(const struct dms_opts *o, const char *mountpoint, bool do_mount)
@@ -70,30 +71,19 @@ static int check_candidate(struct dms_device *d, bool force)
 	if (r == 1 && !force)
 		return log_error_errno(EEXIST, "%s: holds %s; refusing to overwrite it. Use --force only if its "
 				       "data is disposable", d->node, what);
-	r = dms_device_open_excl(d);
-	if (r < 0)
-		return r;
-	dms_device_close(d);
-	return 0;
-}
-
-static int random_uuid(uint8_t u[16])
-{
-	if (getrandom(u, 16, 0) != 16)
-		return log_error_errno(errno, "getrandom: %m");
-	u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
-	u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
-	return 0;
+	/* O_EXCL is the last "not in use" check, and the fd it gives stays open:
+	 * the new labels (and init's zeroing) go through the fd that was
+	 * validated, never a reopen by name. The caller closes it before dm
+	 * claims the device. */
+	return dms_device_open_excl(d);
 }
 
 static int new_member(const struct dms_device *d, struct dms_member *m)
 {
 	memset(m, 0, sizeof(*m));
-	int r = random_uuid(m->uuid);
-	if (r < 0)
-		return r;
+	dms_uuid_generate(m->uuid);
 	snprintf(m->volume_id, sizeof(m->volume_id), "%s", d->volume_id);
-	r = dms_member_layout(d->size_bytes, 0, m);
+	int r = dms_member_layout(d->size_bytes, 0, m);
 	if (r < 0)
 		return log_error_errno(r, "%s: cannot lay out a member on %llu bytes: %m", d->node,
 				       (unsigned long long)d->size_bytes);
@@ -155,8 +145,8 @@ static int create_pool(const struct dms_opts *o, struct dms_device *d)
 	struct dms_zero_range zero[DMS_INIT_MAX_ZERO];
 	size_t nzero;
 	int r;
-	if ((r = random_uuid(spec.pool_uuid)) < 0 || (r = random_uuid(spec.member_uuid)) < 0)
-		return r;
+	dms_uuid_generate(spec.pool_uuid);
+	dms_uuid_generate(spec.member_uuid);
 	struct dms_label *l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
@@ -247,6 +237,7 @@ int dms_cmd_init(const struct dms_opts *o, const char *device)
 		r = check_candidate(&d, o->force);
 	if (r == 0)
 		r = create_pool(o, &d);
+	dms_device_close(&d);       /* before dm claims it */
 	dms_pool_unlock(lock);
 	if (r < 0)
 		return r;
@@ -301,6 +292,37 @@ static int find_pending_pool(const char *volume_id, char *pool, size_t len)
 	return found;
 }
 
+/* The labels of next for its old members (all but the last), in two batches:
+ * copy A on every old member, then copy B (docs/FORMAT.md §5.3). */
+static int write_old_labels(struct dms_scan *s, struct dms_assembly *a, const struct dms_label *next)
+{
+	const uint32_t n = next->member_count - 1;
+	struct dms_label *ls = calloc(n ? n : 1, sizeof(*ls));
+	struct dms_device *devs[DMS_MAX_MEMBERS];
+	int r = 0;
+	if (!ls)
+		return log_error_errno(ENOMEM, "out of memory");
+	/* One checked writable fd per member for both batches: one close, one
+	 * udev re-probe per member (device.h). */
+	for (uint32_t i = 0; i < n && r == 0; i++) {
+		dms_label_for_member(next, i, &ls[i]);
+		devs[i] = &s->dev[a->member_found[i]];
+		r = dms_device_open_checked(devs[i], DMS_DEV_RW);
+	}
+	if (r == 0)
+		r = dms_device_write_labels(devs, ls, n, 0);
+	if (r == 0)
+		dms_failpoint(DMS_FP("attach:first-old-labelled"));
+	if (r == 0)
+		r = dms_device_write_labels(devs, ls, n, 1);
+	for (uint32_t i = 0; r == 0 && i < n; i++)
+		a->stale[i] = a->repair[i] = 0;
+	for (uint32_t i = 0; i < n; i++)
+		dms_device_close(&s->dev[a->member_found[i]]);
+	free(ls);
+	return r;
+}
+
 /* Append d to the pool planned in a (under the lock), then converge. */
 static int append_member(struct dms_scan *s, struct dms_assembly *a, struct dms_device *d, const char *pool,
 			 const struct dms_pool_params *pp)
@@ -327,8 +349,10 @@ static int append_member(struct dms_scan *s, struct dms_assembly *a, struct dms_
 		next->thin_meta_active_bytes = dms_thin_meta_active_for(dms_label_data_bytes(next),
 									next->thin_meta_bytes,
 									next->thin_meta_active_bytes);
-	/* Crash-safe order (docs/FORMAT.md §5.3): the new member's label first,
-	 * then the old members, then the table, then the filesystem. */
+	/* Crash-safe order (docs/FORMAT.md §5.3): the new member's label first
+	 * (through the exclusive fd check_candidate validated), then the old
+	 * members (copy A of all, then copy B of all), then the table, then the
+	 * filesystem. */
 	dms_label_for_member(next, next->member_count - 1, ml);
 	if ((r = dms_device_write_label(d, ml)) < 0)
 		goto out;
@@ -340,18 +364,15 @@ static int append_member(struct dms_scan *s, struct dms_assembly *a, struct dms_
 	a->member_found[next->member_count - 1] = s->n;
 	if ((r = dms_scan_add(s, d, ml, 3)) < 0)
 		goto out;
+	s->dev[s->n - 1].fd = -1;       /* the fd stays d's, closed below */
+	s->dev[s->n - 1].fd_mode = 0;
 	a->label = *next;
 	a->generation = next->generation;
-	for (uint32_t i = 0; i + 1 < next->member_count; i++) {
-		dms_label_for_member(next, i, ml);
-		if ((r = dms_device_write_label(&s->dev[a->member_found[i]], ml)) < 0)
-			goto out;
-		a->stale[i] = a->repair[i] = 0;
-		if (i == 0)
-			dms_failpoint(DMS_FP("attach:first-old-labelled"));
-	}
+	if ((r = write_old_labels(s, a, next)) < 0)
+		goto out;
 	a->stale[next->member_count - 1] = a->repair[next->member_count - 1] = 0;
 	dms_failpoint(DMS_FP("attach:all-labelled"));
+	dms_device_close(d);            /* before dm claims it */
 	r = reconcile(s, a, pp);
 out:
 	free(ml);
@@ -436,6 +457,7 @@ int dms_cmd_attach(const struct dms_opts *o, const char *device)
 		r = 0;                  /* labelled meanwhile by a concurrent attach */
 	else if (r == 0 && (r = check_candidate(&d, o->force)) == 0)
 		r = append_member(v.s, v.a, &d, pool, &pp);
+	dms_device_close(&d);
 	view_close(&v);
 	dms_pool_unlock(lock);
 	return r;
@@ -493,46 +515,106 @@ int dms_pool_thin_grow_metadata(const char *pool)
 	return dms_pool_thin_grow_metadata_with(pool, &pp);
 }
 
-int dms_cmd_assemble(const struct dms_opts *o)
+static uint64_t now_ms(void)
 {
-	const struct dms_pool_params pp = params_of(o, o->mountpoint, true);
-	if (setup_kernel() < 0)
-		return -ENOENT;
-	if (!o->all)
-		return assemble_one(o->name, &pp);
-	/* Every pool seen in any label. */
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Every pool named by a label on this machine; 0 or -errno. */
+static int pool_names(char (*names)[DMS_POOL_NAME_MAX], size_t *nn)
+{
 	struct dms_scan *s = dms_scan_new();
 	if (!s)
 		return -ENOMEM;
-	int r = dms_scan_labels(s), ret = 0;
-	static char names[DMS_MAX_SCAN][DMS_POOL_NAME_MAX];
-	size_t nn = 0;
+	int r = dms_scan_labels(s);
+	*nn = 0;
 	for (size_t i = 0; r == 0 && i < s->n; i++) {
 		size_t j;
-		for (j = 0; j < nn && strcmp(names[j], s->found[i].label.pool_name); j++)
+		for (j = 0; j < *nn && strcmp(names[j], s->found[i].label.pool_name); j++)
 			;
-		if (j == nn)
-			snprintf(names[nn++], DMS_POOL_NAME_MAX, "%s", s->found[i].label.pool_name);
+		if (j == *nn)
+			snprintf(names[(*nn)++], DMS_POOL_NAME_MAX, "%s", s->found[i].label.pool_name);
 	}
 	free(s);
-	if (r < 0)
-		return r;
-	if (nn == 0)
-		log_info("no dmscale pool found on this system");
+	return r;
+}
+
+/* Assemble the pools of names[] whose last result (res[]) is not yet 0; a
+ * pool of another machine is tried once (res 1: not tried yet) and never fails
+ * the command (its result is recorded as 0). */
+static void assemble_round(const struct dms_opts *o, char (*names)[DMS_POOL_NAME_MAX], size_t nn, int *res)
+{
+	const struct dms_pool_params one = params_of(o, o->mountpoint, true);
+	const struct dms_pool_params all = params_of(o, NULL, true);
+	if (!o->all) {
+		res[0] = assemble_one(o->name, &one);
+		return;
+	}
 	/* This machine's pools first: a pool from elsewhere (a restored snapshot,
 	 * a volume attached for forensics) would take their default mountpoint,
 	 * and then they would be refused (never mounted over). */
-	const struct dms_pool_params all = params_of(o, NULL, true);
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t j = 0; j < nn; j++) {
-			if (dms_state_has_mountpoint(names[j]) != (pass == 0))
+			if (res[j] == 0 || dms_state_has_mountpoint(names[j]) != (pass == 0))
 				continue;
 			int q = assemble_one(names[j], &all);
-			if (q < 0 && pass == 1)     /* never fail this machine's boot */
+			if (q < 0 && pass == 1) {   /* never fail this machine's boot */
 				log_warning("pool %s (never mounted on this machine) was not assembled; this does not "
 					    "fail the command", names[j]);
-			else if (q < 0 && !ret)
-				ret = q;
+				q = 0;
+			}
+			res[j] = q;
+		}
+}
+
+int dms_cmd_assemble(const struct dms_opts *o)
+{
+	if (setup_kernel() < 0)
+		return -ENOENT;
+	static char names[DMS_MAX_SCAN][DMS_POOL_NAME_MAX];
+	static int res[DMS_MAX_SCAN];
+	size_t nn = 1;
+	/* Watch udev before the first scan: a member arriving between the scan
+	 * and the wait is not missed (without a watch, the wait polls). */
+	struct dms_block_watch *w = NULL;
+	if (o->wait_members_s > 0)
+		(void)dms_block_watch_open(&w);
+	if (o->all) {
+		int r = pool_names(names, &nn);
+		if (r < 0) {
+			dms_block_watch_close(w);
+			return r;
+		}
+		if (nn == 0)
+			log_info("no dmscale pool found on this system");
+	}
+	for (size_t j = 0; j < nn; j++)
+		res[j] = 1;
+	const uint64_t t0 = now_ms(), limit_ms = (uint64_t)o->wait_members_s * 1000u;
+	bool told = false;
+	for (;;) {
+		assemble_round(o, names, nn, res);
+		enum dms_wait_verdict v = dms_wait_verdict(res, nn, now_ms() - t0, limit_ms);
+		if (v != DMS_WAIT_AGAIN)
+			break;
+		if (!told)
+			log_info("a pool is missing members (above); waiting up to %u s for them to appear",
+				 o->wait_members_s);
+		told = true;
+		/* Rescan on a udev block event, or after the poll period. */
+		(void)dms_block_watch_wait(w, (int)dms_wait_next_ms(now_ms() - t0, limit_ms));
+	}
+	dms_block_watch_close(w);
+	int ret = 0;
+	for (size_t j = 0; j < nn; j++)
+		if (res[j] < 0) {
+			if ((res[j] == -ENODEV || res[j] == -ENOENT) && told)
+				log_error("pool %s is still incomplete after waiting %u s for its members (missing "
+					  "volumes named above)", o->all ? names[j] : o->name, o->wait_members_s);
+			if (!ret)
+				ret = res[j];
 		}
 	return ret;
 }

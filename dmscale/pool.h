@@ -22,6 +22,7 @@ struct dms_opts {
 	bytes_t max_data_bytes;    /* thin: largest data size the pool may reach (metadata sizing) */
 	bytes_t low_water_bytes;   /* thin: free data space below which the kernel signals … */
 	double low_water_percent;  /* … or below this % of the data size, whichever is larger */
+	unsigned wait_members_s;   /* assemble: wait up to this long for members the labels name */
 };
 
 int dms_cmd_init(const struct dms_opts *o, const char *device);

@@ -185,6 +185,7 @@ static int plan_fs(const struct dms_rc_input *in, const struct dms_target_ops *t
 			if (!(a = dms_rc_add(p, DMS_RC_MKFS)))
 				return -E2BIG;
 			a->size_bytes = size;
+			a->backing_bytes = dms_label_data_bytes(l);
 			snprintf(a->note, sizeof(a->note), "/dev/mapper/%s: pool %s: an mkfs was cut off before it "
 				 "finished: running mkfs.%s again", node, l->pool_name, l->fs_type);
 		} else if (in->has_fs == 0) {
@@ -195,6 +196,7 @@ static int plan_fs(const struct dms_rc_input *in, const struct dms_target_ops *t
 			if (!(a = dms_rc_add(p, DMS_RC_MKFS)))
 				return -E2BIG;
 			a->size_bytes = size;
+			a->backing_bytes = dms_label_data_bytes(l);
 			snprintf(a->note, sizeof(a->note), "/dev/mapper/%s: pool %s has no filesystem yet (a new "
 				 "pool, or an init cut off before mkfs): running mkfs.%s", node, l->pool_name,
 				 l->fs_type);

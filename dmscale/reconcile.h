@@ -83,6 +83,7 @@ struct dms_rc_action {
 	char msg[48];                 /* MESSAGE */
 	char retry_after[48];         /* MESSAGE: if msg fails, send this, then msg again (both must succeed) */
 	bytes_t size_bytes;           /* MKFS, GROW_FS: the device size */
+	bytes_t backing_bytes;        /* MKFS: the real data space under it (thin: less than size_bytes) */
 	char mountpoint[1024];        /* MOUNT, GROW_FS */
 	char note[1400];               /* logged (info) after success; MKFS: before */
 	const char *failpoint;        /* test builds: stop here after success */

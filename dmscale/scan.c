@@ -2,6 +2,7 @@
 #include "dmscale/scan.h"
 
 #include <libudev.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,30 +38,71 @@ static bool skipped(const char *sys)
 	return false;
 }
 
-static void scan_one(struct dms_scan *s, const char *node, struct dms_label *l)
+/* Add the labels read for devs[0..n) (results from dms_device_read_labels). */
+static void add_read(struct dms_scan *s, struct dms_device *devs, size_t n, const struct dms_label *labels,
+		     const unsigned *ok, const int *results)
 {
-	struct dms_device d;
-	unsigned ok;
-	int r = dms_device_inspect(node, &d);
-	if (r < 0) {
-		s->unreadable++;
-		return;
+	for (size_t i = 0; i < n; i++) {
+		const char *node = devs[i].node;
+		if (results[i] == -ENODATA)
+			continue;
+		if (results[i] < 0) {
+			s->unreadable++;
+			log_warning_errno(results[i], "%s: unreadable dmscale label, ignoring the device: %m", node);
+			continue;
+		}
+		if (dms_scan_add(s, &devs[i], &labels[i], ok[i]) < 0) {
+			s->unreadable++;
+			log_warning("%s: more than %d labelled devices on this system; ignoring this one", node,
+				    DMS_MAX_SCAN);
+			continue;
+		}
+		if (ok[i] != 3)
+			log_warning("%s: only label copy %s is valid; it will be rewritten", node,
+				    ok[i] == 1 ? "A" : "B");
 	}
-	r = dms_device_read_label(&d, l, &ok);
-	if (r == -ENODATA)
-		return;
-	if (r < 0) {
-		s->unreadable++;
-		log_warning_errno(r, "%s: unreadable dmscale label, ignoring the device: %m", node);
-		return;
+}
+
+/* Every label read in one batched submit (device.h), not one device at a time:
+ * a boot with many volumes waits for the slowest one once. */
+struct scan_batch {
+	size_t n, cap;
+	struct dms_device *dev;
+};
+
+static int batch_push(struct scan_batch *b, const struct dms_device *d)
+{
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 32;
+		struct dms_device *nd = realloc(b->dev, cap * sizeof(*nd));
+		if (!nd)
+			return -ENOMEM;
+		b->dev = nd;
+		b->cap = cap;
 	}
-	if (dms_scan_add(s, &d, l, ok) < 0) {
-		s->unreadable++;
-		log_warning("%s: more than %d labelled devices on this system; ignoring this one", node, DMS_MAX_SCAN);
-		return;
+	b->dev[b->n++] = *d;
+	return 0;
+}
+
+static int read_batch(struct dms_scan *s, struct scan_batch *b)
+{
+	struct dms_device **pp = calloc(b->n ? b->n : 1, sizeof(*pp));
+	struct dms_label *labels = calloc(b->n ? b->n : 1, sizeof(*labels));
+	unsigned *ok = calloc(b->n ? b->n : 1, sizeof(*ok));
+	int *results = calloc(b->n ? b->n : 1, sizeof(*results));
+	int r = -ENOMEM;
+	if (pp && labels && ok && results) {
+		for (size_t i = 0; i < b->n; i++)
+			pp[i] = &b->dev[i];
+		r = dms_device_read_labels(pp, b->n, labels, ok, results);
+		if (r == 0)
+			add_read(s, b->dev, b->n, labels, ok, results);
 	}
-	if (ok != 3)
-		log_warning("%s: only label copy %s is valid; it will be rewritten", d.node, ok == 1 ? "A" : "B");
+	free(results);
+	free(ok);
+	free(labels);
+	free(pp);
+	return r < 0 ? log_error_errno(-r, "cannot read the labels of %zu devices: %m", b->n) : 0;
 }
 
 int dms_scan_labels(struct dms_scan *s)
@@ -68,11 +110,8 @@ int dms_scan_labels(struct dms_scan *s)
 	struct udev *udev = udev_new();
 	if (!udev)
 		return log_error_errno(ENOMEM, "libudev: cannot create a context");
-	struct dms_label *l = malloc(sizeof(*l));
 	struct udev_enumerate *en = udev_enumerate_new(udev);
-	if (!l || !en) {
-		free(l);
-		udev_enumerate_unref(en);
+	if (!en) {
 		udev_unref(udev);
 		return log_error_errno(ENOMEM, "libudev: cannot enumerate block devices");
 	}
@@ -80,6 +119,8 @@ int dms_scan_labels(struct dms_scan *s)
 	udev_enumerate_add_match_property(en, "DEVTYPE", "disk");
 	udev_enumerate_scan_devices(en);
 	struct udev_list_entry *e;
+	struct scan_batch b = { 0 };
+	int r = 0;
 	s->n = 0;
 	s->unreadable = 0;
 	udev_list_entry_foreach(e, udev_enumerate_get_list_entry(en)) {
@@ -88,14 +129,24 @@ int dms_scan_labels(struct dms_scan *s)
 			continue;
 		const char *node = udev_device_get_devnode(ud);
 		const char *sys = udev_device_get_sysname(ud);
-		if (node && sys && !skipped(sys))
-			scan_one(s, node, l);
+		struct dms_device d;
+		if (node && sys && !skipped(sys)) {
+			if (dms_device_inspect(node, &d) < 0)
+				s->unreadable++;
+			else if (r == 0)
+				r = batch_push(&b, &d);
+		}
 		udev_device_unref(ud);
 	}
-	free(l);
 	udev_enumerate_unref(en);
 	udev_unref(udev);
-	return 0;
+	if (r < 0) {
+		free(b.dev);
+		return log_error_errno(-r, "out of memory");
+	}
+	r = read_batch(s, &b);
+	free(b.dev);
+	return r;
 }
 
 ssize_t dms_scan_find(const struct dms_scan *s, dev_t devnum)
@@ -126,4 +177,60 @@ int dms_scan_plan_pool(const struct dms_scan *s, const char *pool, struct dms_as
 		return log_error_errno(ENOTUNIQ, "pool %s: two devices carry the same member label (a cloned or "
 				       "snapshot-restored volume?); detach the copy", pool);
 	return r;
+}
+
+struct dms_block_watch {
+	struct udev *udev;
+	struct udev_monitor *mon;
+};
+
+int dms_block_watch_open(struct dms_block_watch **out)
+{
+	struct dms_block_watch *w = calloc(1, sizeof(*w));
+	*out = NULL;
+	if (!w)
+		return log_error_errno(ENOMEM, "out of memory");
+	w->udev = udev_new();
+	w->mon = w->udev ? udev_monitor_new_from_netlink(w->udev, "udev") : NULL;
+	if (!w->mon || udev_monitor_filter_add_match_subsystem_devtype(w->mon, "block", "disk") < 0 ||
+	    udev_monitor_enable_receiving(w->mon) < 0) {
+		dms_block_watch_close(w);
+		return log_error_errno(EIO, "libudev: cannot watch block devices; waiting by polling");
+	}
+	*out = w;
+	return 0;
+}
+
+int dms_block_watch_wait(struct dms_block_watch *w, int timeout_ms)
+{
+	if (!w) {       /* no monitor: plain polling */
+		poll(NULL, 0, timeout_ms);
+		return 0;
+	}
+	struct pollfd p = { .fd = udev_monitor_get_fd(w->mon), .events = POLLIN };
+	int added = 0;
+	int r = poll(&p, 1, timeout_ms);
+	if (r < 0)
+		return errno == EINTR ? 0 : -errno;
+	/* Drain what is queued; any add counts. */
+	while (r > 0) {
+		struct udev_device *d = udev_monitor_receive_device(w->mon);
+		if (!d)
+			break;
+		const char *action = udev_device_get_action(d);
+		if (action && (!strcmp(action, "add") || !strcmp(action, "change")))
+			added = 1;
+		udev_device_unref(d);
+		r = poll(&p, 1, 0);
+	}
+	return added;
+}
+
+void dms_block_watch_close(struct dms_block_watch *w)
+{
+	if (!w)
+		return;
+	udev_monitor_unref(w->mon);
+	udev_unref(w->udev);
+	free(w);
 }

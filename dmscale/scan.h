@@ -25,4 +25,13 @@ int dms_scan_add(struct dms_scan *s, const struct dms_device *d, const struct dm
 ssize_t dms_scan_find(const struct dms_scan *s, dev_t devnum);
 /* Plan the named pool from the scan; log what is wrong (incomplete, ambiguous). */
 int dms_scan_plan_pool(const struct dms_scan *s, const char *pool, struct dms_assembly *a);
+
+/* Block-device add events from udev (after its rules ran), for assemble's wait
+ * for late members. Open before the scan that may miss a device, so no event
+ * between the scan and the wait is lost. */
+struct dms_block_watch;
+int dms_block_watch_open(struct dms_block_watch **w);
+/* 1: a block device was added; 0: timeout_ms passed; -errno. */
+int dms_block_watch_wait(struct dms_block_watch *w, int timeout_ms);
+void dms_block_watch_close(struct dms_block_watch *w);
 #endif

@@ -41,6 +41,8 @@ struct fake {
 	char mounted_at[256], saved_mp[256];
 	unsigned labels[DMS_MAX_MEMBERS];
 	unsigned creates, reloads, messages, mkfs, mounts, grows, unpends;
+	bytes_t mkfs_backing;        /* what the last mkfs was told of the real data space */
+	bool mkfs_fixed;
 	bool reload_private[8];      /* by device index */
 	int steps, fail_at;          /* mutating calls so far; the one that fails (-1: none) */
 };
@@ -191,6 +193,8 @@ static int f_mkfs(void *c, const char *fstype, const char *node, bytes_t size, b
 		return r;
 	f->has_fs = true;
 	f->mkfs++;
+	f->mkfs_backing = size;
+	f->mkfs_fixed = fixed;
 	if (f->mkfs_cut) {
 		f->mkfs_cut = false;
 		return -EIO;
@@ -331,6 +335,12 @@ static void converge_every_k(uint32_t target)
 	assert_true(fk.mounted);
 	assert_true(fk.has_fs);
 	assert_int_equal(fk.mkfs, 1);
+	/* mkfs sizes its journal by the real data space, not the thin volume's
+	 * virtual size (issue 12: xfs' log filled a small thin pool) */
+	assert_int_equal(fk.mkfs_backing, dms_label_data_bytes(&l));
+	assert_int_equal(fk.mkfs_fixed, target == DMS_TARGET_THIN);
+	if (target == DMS_TARGET_THIN)
+		assert_true(l.thin_virtual_bytes > fk.mkfs_backing);
 	assert_string_equal(fk.saved_mp, "/var/lib/docker");
 	ref = fk;
 	const int total = fk.steps;

@@ -153,6 +153,22 @@ def capture_ec2(root):
 
 
 def static_seeds(root):
+    # EC2 never sends a DTD: bodies that carry one (entity expansion, external
+    # entities, as in tests/unit/test_xml.c) must be refused, so the fuzzer
+    # starts from them too; and a body in another declared encoding
+    lol = ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">'
+           '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>'
+           '<CreateVolumeResponse><volumeId>&c;</volumeId><status>x</status></CreateVolumeResponse>')
+    xml_seed(root, "hostile-entity-expansion", "create", lol.encode())
+    xxe = ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+           '<Response><Errors><Error><Code>&x;</Code></Error></Errors></Response>')
+    xml_seed(root, "hostile-external-entity", "error", xxe.encode(), 400)
+    xml_seed(root, "hostile-external-dtd", "return",
+             b'<!DOCTYPE DeleteVolumeResponse SYSTEM "http://example.com/x.dtd">'
+             b'<DeleteVolumeResponse><return>true</return></DeleteVolumeResponse>')
+    xml_seed(root, "latin1-error", "error",
+             b'<?xml version="1.0" encoding="ISO-8859-1"?><Response><Errors><Error><Code>X</Code>'
+             b'<Message>caf\xe9</Message></Error></Errors></Response>', 503)
     # IMDS: shapes the parsers also see
     write(root, "imds", "expiration-fraction", "2025-11-25T19:00:00.123Z")
     write(root, "imds", "expiration-offset", "2025-11-25T19:00:00+00:00")

@@ -101,7 +101,7 @@ int imds_parse_role_name(const char *body, size_t len, char *out, size_t outlen)
 	for (size_t i = 0; i < n; i++) {
 		char c = body[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      strchr("+=,.@_-", c)))
+		      (c && strchr("+=,.@_-", c))))   /* strchr finds the NUL too */
 			return -EBADMSG;
 	}
 	memcpy(out, body, n);

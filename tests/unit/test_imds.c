@@ -80,7 +80,7 @@ static void test_parse_misc(void **state)
 	assert_int_equal(imds_parse_role_name(P("first\nsecond\n"), out, sizeof(out)), 0);
 	assert_string_equal(out, "first");
 	assert_int_equal(imds_parse_role_name(P(""), out, sizeof(out)), -EBADMSG);
-	assert_int_equal(imds_parse_role_name(P("ro\0le\n"), out, sizeof(out)), -EBADMSG);   /* a NUL is no role character */
+	assert_int_equal(imds_parse_role_name("ro\0le\n", 6, out, sizeof(out)), -EBADMSG);   /* a NUL is no role character */
 	assert_int_equal(imds_parse_role_name(P("../etc"), out, sizeof(out)), -EBADMSG);
 	assert_int_equal(imds_parse_role_name(P("a b"), out, sizeof(out)), -EBADMSG);
 	assert_int_equal(imds_parse_role_name(P("abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopq"), out, sizeof(out)), -E2BIG);

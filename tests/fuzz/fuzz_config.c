@@ -95,6 +95,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* How often `needle` occurs in buf[0, len) (overlapping). */
+static size_t occurrences(const char *buf, size_t len, const char *needle)
+{
+	size_t n = 0, k = strlen(needle);
+	for (size_t i = 0; k && i + k <= len; i++)
+		n += !memcmp(buf + i, needle, k);
+	return n;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct dms_config cfg;
@@ -128,8 +137,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memset(err, 'x', sizeof(err));
 		r = dms_config_validate(c, err, sizeof(err));
 		check_err(r, err, sizeof(err));
-		/* no error message may carry a secret */
-		if (r && strlen(c->secret_access_key) >= 4)
+		/* no error message may carry a secret (unless the input repeats the
+		 * secret inside another value, which the message may quote) */
+		if (r && strlen(c->secret_access_key) >= 4 && occurrences((const char *)data, size, c->secret_access_key) == 1)
 			FUZZ_ASSERT(!strstr(err, c->secret_access_key));
 	}
 	dms_config_wipe_secrets(c);

@@ -538,3 +538,12 @@ int dms_volume_id_from_serial(const char *serial, char out[DMS_VOLUME_ID_MAX])
 	memcpy(out + 4, serial + 3, hexlen);
 	return 0;
 }
+
+bool dms_label_fits_device(const struct dms_label *l, bytes_t device_bytes)
+{
+	if (l->member_index >= l->member_count || l->member_index >= DMS_MAX_MEMBERS)
+		return false;
+	const struct dms_member *m = &l->members[l->member_index];
+	return m->size_bytes <= device_bytes && m->data_offset_bytes <= m->size_bytes &&
+	       m->data_bytes <= m->size_bytes - m->data_offset_bytes;
+}

@@ -3,6 +3,7 @@
 #define DMSCALE_LABEL_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include "dmscale/units.h"
 
@@ -75,6 +76,11 @@ int dms_label_pick(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
  * offsets aligned, offset + data <= size, data_bytes > 0, volume ids either ""
  * or "vol-" + hex, target known, fs_type known, thin fields consistent. */
 int dms_label_validate(const struct dms_label *l);
+
+/* Pure: does the device that carries `l` hold the member entry its own label
+ * describes (size_bytes, hence its data area, fits in device_bytes)? A device
+ * that shrank, or a label copied onto a smaller disk, does not. */
+bool dms_label_fits_device(const struct dms_label *l, bytes_t device_bytes);
 
 /* Layout a new member: data at DMS_DATA_OFFSET_BYTES (thin: after the metadata
  * area on member 0), data_bytes rounded down to DMS_DATA_ALIGN_BYTES.

@@ -51,6 +51,16 @@ static void add_read(struct dms_scan *s, struct dms_device *devs, size_t n, cons
 			log_warning_errno(results[i], "%s: unreadable dmscale label, ignoring the device: %m", node);
 			continue;
 		}
+		if (!dms_label_fits_device(&labels[i], devs[i].size_bytes)) {
+			const struct dms_label *l = &labels[i];
+			s->unreadable++;
+			log_warning("%s: its label (pool %s, member %u) describes a %llu-byte device but the device has "
+				    "%llu bytes (it shrank, or the label was copied from a bigger disk); ignoring the "
+				    "device, nothing is written to it", node, l->pool_name, l->member_index,
+				    (unsigned long long)l->members[l->member_index < DMS_MAX_MEMBERS ? l->member_index : 0].size_bytes,
+				    (unsigned long long)devs[i].size_bytes);
+			continue;
+		}
 		if (dms_scan_add(s, &devs[i], &labels[i], ok[i]) < 0) {
 			s->unreadable++;
 			log_warning("%s: more than %d labelled devices on this system; ignoring this one", node,

@@ -922,6 +922,22 @@ static void test_data_bytes_overflow(void **state)
 	assert_int_equal(dms_label_validate(&l), 0);
 }
 
+/* A device that shrank (or got a copy of a bigger disk's label) is not the
+ * member its label describes: scan ignores it, so it is never written. */
+static void test_fits_device(void **state)
+{
+	(void)state;
+	struct dms_label l;
+	make_label(&l, 3, 1);
+	const bytes_t size = l.members[1].size_bytes;
+	assert_true(dms_label_fits_device(&l, size));
+	assert_true(dms_label_fits_device(&l, size + 4096));
+	assert_false(dms_label_fits_device(&l, size - 512));
+	assert_false(dms_label_fits_device(&l, 0));
+	l.member_index = 3;                       /* out of range: never fits */
+	assert_false(dms_label_fits_device(&l, size));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -944,6 +960,7 @@ int main(void)
 		cmocka_unit_test(test_data_bytes),
 		cmocka_unit_test(test_uuid),
 		cmocka_unit_test(test_volume_id_from_serial),
+		cmocka_unit_test(test_fits_device),
 	};
 	return cmocka_run_group_tests_name("label", tests, NULL, NULL);
 }

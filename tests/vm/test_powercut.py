@@ -287,7 +287,7 @@ def _cases(b, r):
 # rewritten at assembly. Until it is, a cut that leaves one copy is counted in
 # the results and covered by test_torn_label_copy_repaired; set this to True
 # once that test passes, so every cut state must also end with both copies.
-REQUIRE_COPY_REPAIR = False
+REQUIRE_COPY_REPAIR = True     # the core repairs a torn copy at assembly (FORMAT.md §5.2)
 COPY_BUG = ("torn label copy never repaired: dmscale/pool.c:185 warns 'only label copy X is "
             "valid; it will be rewritten' but no code path rewrites it (issue 12)")
 
@@ -374,7 +374,6 @@ def test_power_cut_at_every_flush(bed, scenario):
         assert not res["copies"], "\n".join(res["copies"][:5])
 
 
-@pytest.mark.xfail(strict=True, reason=COPY_BUG)
 @pytest.mark.parametrize("torn", ["B-blank", "A-bad-checksum"])
 def test_torn_label_copy_repaired(bed, torn):
     """Deterministic: the pool init-linear made, with one label copy torn, must

@@ -423,6 +423,12 @@ int dms_cmd_attach(const struct dms_opts *o, const char *device)
 			log_info("pool %s: waiting for its other members", cur.pool_name);
 			return 0;
 		}
+		/* Asked by name: the device must now be in the pool, not merely
+		 * carry a label that the pool's assembly had to ignore. */
+		if (r == 0 && !o->udev && !member_in_live_table(cur.pool_name, d.devnum))
+			return log_error_errno(EINVAL, "%s: its label names it member %u of pool %s, but the pool does not "
+					       "use it (see the warnings above); refusing. Nothing was written to it",
+					       device, cur.member_index, cur.pool_name);
 		return r;
 	}
 	if (r != -ENODATA && !o->force)

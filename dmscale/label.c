@@ -430,6 +430,9 @@ int dms_label_pick(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
 		*out = la;
 	} else {
 		*out = la.generation > lb.generation ? la : lb;
+		/* the older copy is valid but stale: it must be rewritten too */
+		if (copies_ok)
+			*copies_ok |= la.generation > lb.generation ? DMS_COPY_B_STALE : DMS_COPY_A_STALE;
 	}
 	return 0;
 }

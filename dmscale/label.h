@@ -64,9 +64,13 @@ int dms_label_decode(const uint8_t *buf, size_t buflen, unsigned copy, struct dm
 
 /* Pick the label of a device from its two copies (either may be NULL if the
  * read failed): the valid copy with the highest generation. *copies_ok gets a
- * bitmask (1 = A valid, 2 = B valid). Returns 0, or the decode error of copy A
+ * bitmask (1 = A valid, 2 = B valid; plus DMS_COPY_A_STALE or DMS_COPY_B_STALE
+ * when both are valid but one carries an older generation, which must be
+ * rewritten like a torn copy). Returns 0, or the decode error of copy A
  * when neither is valid (so -ENODATA means "no label at all"). If the copies are
  * valid but disagree about the pool uuid or member uuid, returns -EUCLEAN. */
+#define DMS_COPY_A_STALE 4u
+#define DMS_COPY_B_STALE 8u
 int dms_label_pick(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
 		   struct dms_label *out, unsigned *copies_ok);
 

@@ -24,7 +24,7 @@ int dms_scan_add(struct dms_scan *s, const struct dms_device *d, const struct dm
 	s->dev[s->n] = *d;
 	s->found[s->n].devnode = s->dev[s->n].node;
 	s->found[s->n].label = *l;
-	s->found[s->n].torn = 3u & ~copies_ok;
+	s->found[s->n].torn = (3u & ~copies_ok) | ((copies_ok >> 2) & 3u);   /* torn or stale */
 	s->n++;
 	return 0;
 }
@@ -67,9 +67,12 @@ static void add_read(struct dms_scan *s, struct dms_device *devs, size_t n, cons
 				    DMS_MAX_SCAN);
 			continue;
 		}
-		if (ok[i] != 3)
+		if ((ok[i] & 3) != 3)
 			log_warning("%s: only label copy %s is valid; it will be rewritten", node,
-				    ok[i] == 1 ? "A" : "B");
+				    (ok[i] & 3) == 1 ? "A" : "B");
+		else if (ok[i] & (DMS_COPY_A_STALE | DMS_COPY_B_STALE))
+			log_notice("%s: label copy %s is one generation behind; it will be rewritten", node,
+				   (ok[i] & DMS_COPY_A_STALE) ? "A" : "B");
 	}
 }
 

@@ -310,7 +310,7 @@ CLONE_BUG = ("with a clone of a live member attached, `dmscale status` reports t
 
 @pytest.mark.parametrize("kind", [
     "foreign-data-beyond-device",
-    pytest.param("live-successor-beyond-device", marks=pytest.mark.xfail(strict=True, reason=SUCCESSOR_BUG)),
+    "live-successor-beyond-device",
     pytest.param("clone-of-live-member", marks=pytest.mark.xfail(strict=True, reason=CLONE_BUG)),
     "duplicate-member-uuids"])
 def test_impossible_label_is_refused_untouched(pool, kind):

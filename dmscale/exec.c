@@ -137,8 +137,8 @@ static int run_action(const struct dms_host *h, struct dms_rc_input *in, const s
 	}
 	if (a->note[0] && a->kind != DMS_RC_WRITE_LABEL)
 		log_info("%s", a->note);
-	if (a->failpoint && h->failpoint)
-		h->failpoint(h->ctx, a->failpoint);
+	if (a->test_stop && h->test_stop)
+		h->test_stop(h->ctx, a->test_stop);
 	return 0;
 }
 

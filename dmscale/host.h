@@ -41,7 +41,7 @@ struct dms_host {
 	void (*load_mountpoint)(void *ctx, const char *pool, char *out, size_t len);
 	void (*save_mountpoint)(void *ctx, const char *pool, const char *mp);
 	/* test builds: stop at a named step */
-	void (*failpoint)(void *ctx, const char *name);
+	void (*test_stop)(void *ctx, const char *name);   /* test builds only */
 };
 
 /* The kernel, devices and files of this machine. */

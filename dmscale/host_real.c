@@ -170,6 +170,6 @@ const struct dms_host dms_host_real = {
 	.load_mountpoint = h_load_mountpoint,
 	.save_mountpoint = h_save_mountpoint,
 #ifdef DMS_TESTING
-	.failpoint = h_failpoint,
+	.test_stop = h_failpoint,
 #endif
 };

@@ -214,7 +214,7 @@ static int plan_fs(const struct dms_rc_input *in, const struct dms_target_ops *t
 			return -E2BIG;
 		a->size_bytes = size;
 		snprintf(a->mountpoint, sizeof(a->mountpoint), "%s", mp);
-		a->failpoint = DMS_FP("attach:grown");
+		a->test_stop = DMS_FP("attach:grown");
 	}
 	return 0;
 }

@@ -86,7 +86,7 @@ struct dms_rc_action {
 	bytes_t backing_bytes;        /* MKFS: the real data space under it (thin: less than size_bytes) */
 	char mountpoint[1024];        /* MOUNT, GROW_FS */
 	char note[1400];               /* logged (info) after success; MKFS: before */
-	const char *failpoint;        /* test builds: stop here after success */
+	const char *test_stop;        /* test builds: stop here after success */
 };
 
 #define DMS_RC_MAX_ACTIONS (2 * DMS_MAX_MEMBERS + 16)

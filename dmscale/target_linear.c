@@ -30,7 +30,7 @@ static int linear_plan_devices(const struct dms_rc_input *in, struct dms_rc_plan
 	snprintf(a->note, sizeof(a->note), "pool %s: table reloaded, %u member(s), now %" PRIu64
 		 " bytes, generation %" PRIu64, l->pool_name, l->member_count, sectors_to_bytes(total),
 		 l->generation);
-	a->failpoint = DMS_FP("attach:reloaded");
+	a->test_stop = DMS_FP("attach:reloaded");
 	return 0;
 }
 

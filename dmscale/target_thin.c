@@ -93,7 +93,7 @@ static int thin_plan_devices(const struct dms_rc_input *in, struct dms_rc_plan *
 		struct dms_rc_action *a = &p->act[p->n - 1];
 		snprintf(a->note, sizeof(a->note), "pool %s: thin data device reloaded, %u member(s), %" PRIu64
 			 " bytes", l->pool_name, l->member_count, sectors_to_bytes(total));
-		a->failpoint = DMS_FP("attach:data-reloaded");
+		a->test_stop = DMS_FP("attach:data-reloaded");
 	}
 
 	/* Metadata: the active part of the reserved area on member 0. */
@@ -135,7 +135,7 @@ static int thin_plan_devices(const struct dms_rc_input *in, struct dms_rc_plan *
 			snprintf(a->note, sizeof(a->note), "pool %s: thin pool reloaded, %u member(s), now %" PRIu64
 				 " data bytes, generation %" PRIu64, l->pool_name, l->member_count,
 				 sectors_to_bytes(total), l->generation);
-			a->failpoint = DMS_FP("attach:reloaded");
+			a->test_stop = DMS_FP("attach:reloaded");
 		}
 		return 1;                /* read the pool's status after the load */
 	}

@@ -265,7 +265,7 @@ static const struct dms_host fake_host = {
 	.find_mount = f_find_mount, .mountpoint_busy = f_busy, .has_fs = f_has_fs, .mkfs = f_mkfs,
 	.mount = f_mount, .grow_fs = f_grow, .fs_usage = f_usage, .unpend = f_unpend,
 	.mkfs_pending = f_mkfs_pending, .set_mkfs_pending = f_set_mkfs_pending,
-	.load_mountpoint = f_load_mp, .save_mountpoint = f_save_mp, .failpoint = NULL,
+	.load_mountpoint = f_load_mp, .save_mountpoint = f_save_mp, .test_stop = NULL,
 };
 
 /* ---------------- pools ---------------- */

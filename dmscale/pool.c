@@ -3,6 +3,7 @@
  * towards that state (exec.c), so a step interrupted by a crash is finished by
  * the next attach or assemble. */
 #include "dmscale/pool.h"
+#include "dmscale/pool_api.h"
 
 #include <dirent.h>
 #include <stdint.h>
@@ -245,53 +246,6 @@ int dms_cmd_init(const struct dms_opts *o, const char *device)
 	return assemble_one(o->name, &pp);
 }
 
-/* Is devnum a dependency of the pool's live data table (dmscale-N or, for a
- * thin pool, dmscale-N-tdata)? Checked under the pool lock so that a running
- * assembly finishes first. Any error answers "no": the caller then assembles. */
-static bool member_in_live_table(const char *pool, dev_t devnum)
-{
-	static const enum dms_rc_role roles[] = { DMS_RC_TDATA, DMS_RC_VOL };
-	char name[160];
-	dev_t deps[DMS_MAX_MEMBERS];
-	size_t n = 0;
-	bool found = false;
-	int lock = dms_pool_lock(pool);
-	if (lock < 0)
-		return false;
-	for (size_t k = 0; k < 2 && !found; k++) {
-		struct dms_dm_info info;
-		dms_rc_dm_name(pool, roles[k], name, sizeof(name));
-		if (dms_dm_info(name, &info) < 0 || !info.exists)
-			continue;
-		if (dms_dm_deps(name, deps, DMS_MAX_MEMBERS, &n) == 0)
-			for (size_t i = 0; i < n; i++)
-				found |= deps[i] == devnum;
-		break;                  /* the data table is the first that exists */
-	}
-	dms_pool_unlock(lock);
-	return found;
-}
-
-/* Which pool expects this volume id (the daemon's pending lists)? */
-static int find_pending_pool(const char *volume_id, char *pool, size_t len)
-{
-	DIR *dir = opendir(dms_state_dir());
-	if (!dir)
-		return 0;
-	struct dirent *de;
-	int found = 0;
-	while (!found && (de = readdir(dir))) {
-		if (de->d_name[0] == '.' || !dms_pool_name_valid(de->d_name))
-			continue;
-		if (dms_pending_contains(NULL, de->d_name, volume_id) == 1) {
-			snprintf(pool, len, "%s", de->d_name);
-			found = 1;
-		}
-	}
-	closedir(dir);
-	return found;
-}
-
 /* The labels of next for its old members (all but the last), in two batches:
  * copy A on every old member, then copy B (docs/FORMAT.md §5.3). */
 static int write_old_labels(struct dms_scan *s, struct dms_assembly *a, const struct dms_label *next)
@@ -401,7 +355,7 @@ int dms_cmd_attach(const struct dms_opts *o, const char *device)
 					       cur.pool_name);
 		log_info("%s: carries a label of pool %s (member %u, generation %llu)", device, cur.pool_name,
 			 cur.member_index, (unsigned long long)cur.generation);
-		if (o->udev && member_in_live_table(cur.pool_name, d.devnum)) {
+		if (o->udev && dms_pool_live_has(cur.pool_name, d.devnum)) {
 			/* Boot: every member's coldplug event lands here once the pool is
 			 * assembled; a full scan each would make boot O(members^2). */
 			log_info("pool %s: %s is already in the live table; nothing to do", cur.pool_name, device);
@@ -425,7 +379,7 @@ int dms_cmd_attach(const struct dms_opts *o, const char *device)
 		}
 		/* Asked by name: the device must now be in the pool, not merely
 		 * carry a label that the pool's assembly had to ignore. */
-		if (r == 0 && !o->udev && !member_in_live_table(cur.pool_name, d.devnum))
+		if (r == 0 && !o->udev && !dms_pool_live_has(cur.pool_name, d.devnum))
 			return log_error_errno(EINVAL, "%s: its label names it member %u of pool %s, but the pool does not "
 					       "use it (see the warnings above); refusing. Nothing was written to it",
 					       device, cur.member_index, cur.pool_name);
@@ -435,7 +389,7 @@ int dms_cmd_attach(const struct dms_opts *o, const char *device)
 		return log_error_errno(r, "%s: holds a damaged dmscale label; refusing (repair or --force)", device);
 
 	if (o->udev) {
-		if (!d.volume_id[0] || !find_pending_pool(d.volume_id, pool, sizeof(pool))) {
+		if (!d.volume_id[0] || !dms_pending_pool_of(d.volume_id, pool, sizeof(pool))) {
 			log_debug("%s: not expected by any pool; leaving it alone", device);
 			return 0;
 		}

@@ -1,12 +1,16 @@
 /* Pool API for status, main and the daemon: query, membership, thin pool status. */
 #include "dmscale/pool_api.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dmscale/dm.h"
+#include "dmscale/state.h"
+#include "dmscale/pending.h"
+#include "dmscale/pool.h"
 #include "dmscale/reconcile.h"
 #include "dmscale/scan.h"
 
@@ -58,4 +62,51 @@ int dms_pool_thin_status(const char *pool, struct dms_thin_pool_status *ps, unsi
 	char tpool[160];
 	dms_rc_dm_name(pool, DMS_RC_TPOOL, tpool, sizeof(tpool));
 	return dms_thin_status_read(tpool, ps, event_nr);
+}
+
+/* Is devnum a dependency of the pool's live data table (dmscale-N or, for a
+ * thin pool, dmscale-N-tdata)? Checked under the pool lock so that a running
+ * assembly finishes first. Any error answers "no": the caller then assembles. */
+bool dms_pool_live_has(const char *pool, dev_t devnum)
+{
+	static const enum dms_rc_role roles[] = { DMS_RC_TDATA, DMS_RC_VOL };
+	char name[160];
+	dev_t deps[DMS_MAX_MEMBERS];
+	size_t n = 0;
+	bool found = false;
+	int lock = dms_pool_lock(pool);
+	if (lock < 0)
+		return false;
+	for (size_t k = 0; k < 2 && !found; k++) {
+		struct dms_dm_info info;
+		dms_rc_dm_name(pool, roles[k], name, sizeof(name));
+		if (dms_dm_info(name, &info) < 0 || !info.exists)
+			continue;
+		if (dms_dm_deps(name, deps, DMS_MAX_MEMBERS, &n) == 0)
+			for (size_t i = 0; i < n; i++)
+				found |= deps[i] == devnum;
+		break;                  /* the data table is the first that exists */
+	}
+	dms_pool_unlock(lock);
+	return found;
+}
+
+/* Which pool expects this volume id (the daemon's pending lists)? */
+int dms_pending_pool_of(const char *volume_id, char *pool, size_t len)
+{
+	DIR *dir = opendir(dms_state_dir());
+	if (!dir)
+		return 0;
+	struct dirent *de;
+	int found = 0;
+	while (!found && (de = readdir(dir))) {
+		if (de->d_name[0] == '.' || !dms_pool_name_valid(de->d_name))
+			continue;
+		if (dms_pending_contains(NULL, de->d_name, volume_id) == 1) {
+			snprintf(pool, len, "%s", de->d_name);
+			found = 1;
+		}
+	}
+	closedir(dir);
+	return found;
 }

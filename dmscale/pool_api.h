@@ -2,7 +2,9 @@
  * is a member (yes / no / unknown), read the thin pool's status. */
 #ifndef DMSCALE_POOL_API_H
 #define DMSCALE_POOL_API_H
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include "dmscale/plan.h"
 #include "dmscale/thin.h"
 
@@ -32,4 +34,9 @@ enum dms_membership dms_pool_membership(const struct dms_pool_query *q, const ch
 int dms_pool_thin_status(const char *pool, struct dms_thin_pool_status *ps, unsigned *event_nr);
 /* Same by dm name. */
 int dms_thin_status_read(const char *tpool, struct dms_thin_pool_status *ps, unsigned *event_nr);
+/* Is devnum a dependency of the pool's live data table (dmscale-N or, for a
+ * thin pool, dmscale-N-tdata)? Under the pool lock; any error answers "no". */
+bool dms_pool_live_has(const char *pool, dev_t devnum);
+/* Which pool's pending list holds volume_id? 1 (name in pool), or 0. */
+int dms_pending_pool_of(const char *volume_id, char *pool, size_t len);
 #endif

@@ -146,7 +146,10 @@ enum dms_vol_membership daemon_status_membership(void *ud, const char *pool, con
 {
 	/* The core's answer, from a fresh read of every label: any read or
 	 * planning error is UNKNOWN, and UNKNOWN keeps the volume. */
-	(void)ud;
+	struct daemon *d = ud;
+	/* The caller is deciding about a volume it just saw appended or not:
+	 * its own view of the pool (size, member count, limits) follows. */
+	(void)daemon_refresh_pool(d);
 	struct dms_pool_query *q = calloc(1, sizeof(*q));
 	if (!q)
 		return DMS_MEMBERSHIP_UNKNOWN;

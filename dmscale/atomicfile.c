@@ -11,8 +11,9 @@
 
 #include "dmscale/log.h"
 
-static int write_all(int fd, const char *p, size_t len)
+int dms_write_all(int fd, const void *data, size_t len)
 {
+	const char *p = data;
 	while (len) {
 		ssize_t n = write(fd, p, len);
 		if (n < 0 && errno == EINTR)
@@ -51,7 +52,7 @@ int dms_atomic_write(const char *path, const void *data, size_t len, mode_t mode
 	if (fchmod(fd, mode) < 0)
 		r = -errno;
 	else
-		r = write_all(fd, data, len);
+		r = dms_write_all(fd, data, len);
 	if (!r && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && !r)

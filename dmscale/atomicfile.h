@@ -10,4 +10,7 @@
 /* Write len bytes of data as `path` with permissions `mode`. 0 or -errno
  * (nothing is left behind on failure: the temporary file is removed). */
 int dms_atomic_write(const char *path, const void *data, size_t len, mode_t mode);
+/* Write all of data to fd (retrying short writes and EINTR). 0 or -errno;
+ * -EIO if the file takes no more bytes. */
+int dms_write_all(int fd, const void *data, size_t len);
 #endif

@@ -43,6 +43,7 @@
  * dmscale_daemon_last_ec2_error_info             gauge    code (1); when there was one
  */
 #include "dmscale/metrics.h"
+#include "dmscale/atomicfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -421,22 +422,6 @@ int dms_metrics_format(const struct dms_status *st, char **text, size_t *len)
 
 /* ---- adapter: the node_exporter textfile ----------------------------------------- */
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int write_atomic(const char *path, const char *tmp, const char *text, size_t len)
 {
 	/* O_EXCL|O_NOFOLLOW: a planted file or symlink at tmp is never written
@@ -452,7 +437,7 @@ static int write_atomic(const char *path, const char *tmp, const char *text, siz
 		return -errno;
 	int r = fchmod(fd, 0644) < 0 ? -errno : 0;   /* readable by node_exporter whatever the umask */
 	if (!r)
-		r = write_all(fd, text, len);
+		r = dms_write_all(fd, text, len);
 	if (!r && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && !r)

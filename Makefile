@@ -182,8 +182,14 @@ fuzz: $(FUZZ_BINS)
 
 # Replay the committed corpus and regression inputs (tests/fuzz/crashes/NAME/)
 # one by one, then fuzz each harness for FUZZ_CHECK_SECONDS from its corpus.
+# The harnesses are independent and single-threaded: FUZZ_JOBS of them run at
+# once (one per core), each printing its own block when it is done.
+FUZZ_JOBS ?= $(shell nproc)
 check-fuzz: $(FUZZ_BINS)
-	@fail=0; for n in $(FUZZ_NAMES); do \
+	@$(MAKE) --no-print-directory -j$(FUZZ_JOBS) $(FUZZ_NAMES:%=check-fuzz-%)
+
+check-fuzz-%: $(FB)/fuzz_%
+	@n=$*; log=$(FB)/check-block-$$n.log; fail=0; { \
 		echo "== fuzz_$$n: replay corpus"; \
 		find tests/fuzz/corpus/$$n tests/fuzz/crashes/$$n -type f 2>/dev/null | sort | \
 			xargs -r $(FB)/fuzz_$$n $(FUZZ_OPTS) 2>$(FB)/replay-$$n.log || { cat $(FB)/replay-$$n.log; fail=1; }; \
@@ -193,8 +199,7 @@ check-fuzz: $(FUZZ_BINS)
 			-artifact_prefix=$(FB)/artifacts/$$n/ $(FB)/check-corpus/$$n tests/fuzz/corpus/$$n \
 			>$(FB)/check-$$n.log 2>&1 || { tail -60 $(FB)/check-$$n.log; fail=1; }; \
 		grep -E '^stat::number_of_executed_units|^stat::peak_rss' $(FB)/check-$$n.log | tr '\n' ' '; echo; \
-	done; exit $$fail
-
+	} >$$log 2>&1; cat $$log; exit $$fail
 
 # Benchmarks (docs/BENCHMARKS.md, bench/results.json); BENCH_SMOKE=1 for a tiny run.
 bench: all

@@ -179,6 +179,8 @@ static void test_backoff_grows_with_jitter_and_caps(void **state)
 		struct fake_clock k = {0};
 		struct ec2_client c;
 		client(&c, &f, &k, seed * 7919);
+		assert_int_equal(c.backoff_base_ms, 1000);   /* the default, as the AWS SDKs' standard mode */
+		c.backoff_base_ms = 200;                     /* 7 doublings below the 20 s cap */
 		f.created = true;
 		f.throttle[A_DESCRIBE_VOLUMES] = RETRIES;   /* 8 attempts: the last one succeeds */
 		assert_int_equal(describe(&c), 0);
@@ -215,6 +217,7 @@ static void test_backoff_grows_with_jitter_and_caps(void **state)
 		struct fake_clock k = {0};
 		struct ec2_client c;
 		client(&c, &f, &k, seed);
+		c.backoff_base_ms = 200;
 		c.backoff_cap_ms = 1000;
 		f.created = true;
 		f.throttle[A_DESCRIBE_VOLUMES] = RETRIES;
@@ -226,6 +229,33 @@ static void test_backoff_grows_with_jitter_and_caps(void **state)
 		ec2_client_free(&c);
 	}
 	assert_true(late_max > 900 && late_max <= 1000);
+	log_set_sink(NULL, NULL);
+}
+
+/* The fleet comparison's fixed schedule (backoff_fixed): base × 2^attempt, no
+ * jitter, capped; the same retries otherwise. */
+static void test_fixed_backoff(void **state)
+{
+	(void)state;
+	log_set_sink(quiet, NULL);
+	struct fake_ec2 f = {0};
+	struct fake_clock k = {0};
+	struct ec2_client c;
+	client(&c, &f, &k, 5);
+	c.backoff_fixed = true;
+	c.backoff_base_ms = 1000;
+	c.backoff_cap_ms = 16000;
+	f.created = true;
+	f.throttle[A_DESCRIBE_VOLUMES] = 7;
+	assert_int_equal(describe(&c), 0);
+	assert_int_equal(k.n_sleeps, 7);
+	static const unsigned want[7] = {1000, 2000, 4000, 8000, 16000, 16000, 16000};
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(k.sleeps[i], want[i]);
+	assert_int_equal(c.throttled, 7);
+	assert_int_equal(ec2_backoff_fixed_ms(40, 1000, 1u << 30), 1u << 30);
+	assert_int_equal(ec2_backoff_fixed_ms(0, 0, 100), 0);
+	ec2_client_free(&c);
 	log_set_sink(NULL, NULL);
 }
 
@@ -328,6 +358,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_backoff_grows_with_jitter_and_caps),
+		cmocka_unit_test(test_fixed_backoff),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_client_token_reused_across_retries),
 		cmocka_unit_test(test_setup_checks),

@@ -332,6 +332,39 @@ static void test_client_token_reused_across_retries(void **state)
 	log_set_sink(NULL, NULL);
 }
 
+/* A DescribeVolumes throttled past its retries during a wait says nothing
+ * about the volume: the wait goes on (bounded by attach_timeout_s) and the
+ * provisioning succeeds; the first poll comes after EC2_WAIT_FIRST_MS. */
+static void test_wait_survives_throttling(void **state)
+{
+	(void)state;
+	log_set_sink(quiet, NULL);
+	struct dms_config cfg;
+	dms_config_defaults(&cfg);
+	cfg.attach_timeout_s = 300;
+	struct fake_ec2 f = {0};
+	struct fake_clock k = {0};
+	struct ec2_client c;
+	client(&c, &f, &k, 11);
+	f.throttle[A_DESCRIBE_VOLUMES] = 12;   /* > 8 attempts: one ec2_call gives up (-EBUSY) */
+	char vol[EC2_ID_MAX];
+	assert_int_equal(ec2_provision_volume(&c, &cfg, 8, vol), 0);
+	assert_string_equal(vol, VOL);
+	assert_true(f.calls[A_DESCRIBE_VOLUMES] > 12);
+	assert_true(k.sleeps[0] >= EC2_WAIT_FIRST_MS * 3 / 4 && k.sleeps[0] <= EC2_WAIT_FIRST_MS * 5 / 4);
+	ec2_client_free(&c);
+	/* still bounded: throttled for ever, the wait times out and the volume is cleaned up */
+	struct fake_ec2 g = {0};
+	struct fake_clock k2 = {0};
+	client(&c, &g, &k2, 12);
+	cfg.attach_timeout_s = 60;
+	g.throttle[A_DESCRIBE_VOLUMES] = 100000;
+	assert_true(ec2_provision_volume(&c, &cfg, 8, vol) < 0);
+	assert_true(k2.now_s < 400);
+	ec2_client_free(&c);
+	log_set_sink(NULL, NULL);
+}
+
 static void test_setup_checks(void **state)
 {
 	(void)state;
@@ -359,6 +392,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_backoff_grows_with_jitter_and_caps),
 		cmocka_unit_test(test_fixed_backoff),
+		cmocka_unit_test(test_wait_survives_throttling),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_client_token_reused_across_retries),
 		cmocka_unit_test(test_setup_checks),

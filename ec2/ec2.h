@@ -78,6 +78,12 @@ struct ec2_client {
 	unsigned long api_calls, retries, throttled;
 	struct ec2_error last_error;
 	double last_attach_latency_s; /* CreateVolume sent → attachment attached */
+	/* a CreateVolume that failed without a definite answer (its answer may
+	 * have been lost after EC2 created the volume): the next provisioning
+	 * re-sends it, same ClientToken and size, so EC2 returns that volume
+	 * instead of leaving it behind and creating another */
+	char unresolved_token[EC2_CLIENT_TOKEN_MAX];
+	uint64_t unresolved_size_gib;
 	char last_device[EC2_ID_MAX];
 };
 

@@ -309,7 +309,15 @@ int ec2_provision_volume(struct ec2_client *c, const struct dms_config *cfg, uin
 	for (size_t i = 0; i < cfg->n_tags; i++)
 		tags[nt++] = (struct ec2_tag){cfg->tags[i].key, cfg->tags[i].value};
 	char token[EC2_CLIENT_TOKEN_MAX];
-	ec2_make_client_token(&c->rng, token);
+	if (c->unresolved_token[0]) {   /* the last CreateVolume got no definite answer: the same request */
+		snprintf(token, sizeof(token), "%s", c->unresolved_token);
+		if (c->unresolved_size_gib != size_gib)
+			log_info("EC2: re-sending the unanswered CreateVolume (%llu GiB, the same ClientToken) instead of "
+				 "a %llu GiB one", (unsigned long long)c->unresolved_size_gib, (unsigned long long)size_gib);
+		size_gib = c->unresolved_size_gib;
+	} else {
+		ec2_make_client_token(&c->rng, token);
+	}
 	struct ec2_create_volume_req req = {
 		.availability_zone = c->availability_zone, .size_gib = size_gib,
 		.volume_type = cfg->volume_type, .iops = cfg->iops, .throughput_mibps = cfg->throughput_mibps,
@@ -322,6 +330,15 @@ int ec2_provision_volume(struct ec2_client *c, const struct dms_config *cfg, uin
 	double t0 = cnow(c);
 	struct ec2_volume v;
 	r = ec2_create_volume(c, &req, &v);
+	/* no definite answer (the transport failed or timed out, EC2 was
+	 * throttling or failing): the volume may exist; remember the request */
+	bool unanswered = r == -ETIMEDOUT || r == -EAGAIN || r == -EBUSY || r == -ECONNRESET || r == -EIO;
+	if (r < 0 && unanswered) {
+		snprintf(c->unresolved_token, sizeof(c->unresolved_token), "%s", token);
+		c->unresolved_size_gib = size_gib;
+	} else {
+		c->unresolved_token[0] = '\0';
+	}
 	if (r < 0)
 		return r;
 	char vol[EC2_ID_MAX];

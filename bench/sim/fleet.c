@@ -178,7 +178,7 @@ static int on_stage(void *ud, enum ec2_stage stage, const char *vol, const char 
 			return -ENOENT;
 		d->pending = true;
 		d->t_grown = v->t_attached + sim_rng_lognormal(&d->rng, 1.5, 0.5);   /* latency.h's grow */
-		d->pending_gib = d->job_size;
+		d->pending_gib = v->size_gib;   /* a re-sent unanswered CreateVolume keeps its first size */
 		snprintf(d->pending_vol, sizeof(d->pending_vol), "%s", vol);
 		return 0;
 	case EC2_STAGE_CLEANUP_CHECK:

@@ -1,7 +1,8 @@
 /* dmscale-fleet: N simulated instances (default 500) replaying the reference
  * traces against one throttled EC2, once with the product's full-jitter
  * backoff and once with the seed's fixed 2^i schedule; JSON on stdout.
- *   dmscale-fleet [--instances N] [--seed N] [--spread S] TRACE...   */
+ *   dmscale-fleet [--instances N] [--seed N] [--spread S] [--lost P] TRACE...
+ * (--lost: the share of CreateVolume answers lost after EC2 created the volume) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,8 @@ int main(int argc, char **argv)
 			o.instances = (unsigned)strtoul(argv[i + 1], NULL, 0);
 		else if (!strcmp(argv[i], "--seed"))
 			o.seed = strtoull(argv[i + 1], NULL, 0);
+		else if (!strcmp(argv[i], "--lost"))
+			o.lost_create = strtod(argv[i + 1], NULL);
 		else if (!strcmp(argv[i], "--spread"))
 			o.start_spread_s = strtod(argv[i + 1], NULL);
 		else {
@@ -36,7 +39,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (i >= argc) {
-		fprintf(stderr, "usage: dmscale-fleet [--instances N] [--seed N] [--spread S] TRACE...\n");
+		fprintf(stderr, "usage: dmscale-fleet [--instances N] [--seed N] [--spread S] [--lost P] TRACE...\n");
 		return 2;
 	}
 	size_t n = (size_t)(argc - i);

@@ -43,6 +43,8 @@ struct fake_ec2 {
 	size_t n_tokens;
 	bool created, attached, dot;
 	unsigned bad_auth;         /* requests without a signature over the right Host */
+	unsigned lost_create;      /* CreateVolume carried out, its answer lost (timeout) this many times */
+	char sizes[16][16];        /* Size of every CreateVolume request */
 	const char *host;
 };
 
@@ -89,8 +91,14 @@ static int fake_send(void *ud, const struct http_request *req, struct http_respo
 		: !strcmp(action, "ModifyInstanceAttribute") ? A_MODIFY : A_OTHER;
 	f->calls[a]++;
 	if (a == A_CREATE && f->n_tokens < 16) {
+		form_get(req->body, "Size", f->sizes[f->n_tokens], sizeof(f->sizes[0]));
 		form_get(req->body, "ClientToken", token, sizeof(token));
 		snprintf(f->tokens[f->n_tokens++], sizeof(f->tokens[0]), "%s", token);
+	}
+	if (a == A_CREATE && f->lost_create) {
+		f->lost_create--;
+		f->created = true;
+		return -ETIMEDOUT;
 	}
 	if (f->throttle[a]) {
 		f->throttle[a]--;
@@ -365,6 +373,42 @@ static void test_wait_survives_throttling(void **state)
 	log_set_sink(NULL, NULL);
 }
 
+/* A CreateVolume whose answers were all lost (EC2 may have created the
+ * volume) fails the provisioning; the next provisioning re-sends the same
+ * request, same ClientToken and size, so EC2 answers with that volume
+ * instead of leaving it behind. A definite answer forgets it. */
+static void test_unanswered_create_is_resent(void **state)
+{
+	(void)state;
+	log_set_sink(quiet, NULL);
+	struct dms_config cfg;
+	dms_config_defaults(&cfg);
+	cfg.attach_timeout_s = 60;
+	struct fake_ec2 f = {0};
+	struct fake_clock k = {0};
+	struct ec2_client c;
+	client(&c, &f, &k, 21);
+	f.lost_create = 100;
+	char vol[EC2_ID_MAX];
+	assert_int_equal(ec2_provision_volume(&c, &cfg, 8, vol), -ETIMEDOUT);
+	size_t first = f.n_tokens;
+	assert_true(first >= 2);
+	f.lost_create = 0;
+	c.retry_budget = 100;
+	assert_int_equal(ec2_provision_volume(&c, &cfg, 30, vol), 0);   /* the policy now wants 30 GiB */
+	assert_string_equal(vol, VOL);
+	assert_string_equal(f.tokens[first], f.tokens[0]);   /* the same request ... */
+	assert_string_equal(f.sizes[first], "8");             /* ... the same size */
+	assert_int_equal(c.unresolved_token[0], '\0');
+	/* answered: the next one is a new request (the fake has one volume: detach it) */
+	f.attached = f.dot = false;
+	assert_int_equal(ec2_provision_volume(&c, &cfg, 30, vol), 0);
+	assert_string_not_equal(f.tokens[f.n_tokens - 1], f.tokens[0]);
+	assert_string_equal(f.sizes[f.n_tokens - 1], "30");
+	ec2_client_free(&c);
+	log_set_sink(NULL, NULL);
+}
+
 static void test_setup_checks(void **state)
 {
 	(void)state;
@@ -393,6 +437,7 @@ int main(void)
 		cmocka_unit_test(test_backoff_grows_with_jitter_and_caps),
 		cmocka_unit_test(test_fixed_backoff),
 		cmocka_unit_test(test_wait_survives_throttling),
+		cmocka_unit_test(test_unanswered_create_is_resent),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_client_token_reused_across_retries),
 		cmocka_unit_test(test_setup_checks),

@@ -33,12 +33,13 @@ TESTS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c
 PY      ?= /usr/bin/python3
 
 # check-fresh: everything but the VMs, in a fresh Debian 12 chroot (tools/check-fresh.sh).
-.PHONY: check-fresh all check check-unit check-no-failpoints check-unit-san check-valgrind check-vm bench install clean deps demo lint image man deb check-deb \
+PHONY_SIM := sim bench-cost
+.PHONY: $(PHONY_SIM) check-fresh all check check-unit check-no-failpoints check-unit-san check-valgrind check-vm bench install clean deps demo lint image man deb check-deb \
 	fuzz check-fuzz fuzz-build fuzz-seeds fuzz-coverage
 
 all: $(B)/dmscale
 
-$(B)/obj/%.o: %.c $(wildcard */*.h)
+$(B)/obj/%.o: %.c $(wildcard */*.h) $(wildcard bench/sim/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -49,9 +50,33 @@ $(B)/libdmscale.a: $(OBJS)
 $(B)/dmscale: $(B)/obj/dmscale/main.o $(B)/obj/ec2/daemon.o $(B)/obj/ec2/cli_glue.o $(B)/libdmscale.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/tests/%: tests/unit/%.c $(B)/libdmscale.a tests/unit/unit.h $(wildcard tests/unit/*.h)
+$(B)/tests/%: tests/unit/%.c $(B)/libsim.a $(B)/libdmscale.a tests/unit/unit.h $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Wno-missing-field-initializers $(LDFLAGS) -o $@ $< $(B)/libdmscale.a $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -Wno-missing-field-initializers $(LDFLAGS) -o $@ $< $(B)/libsim.a $(B)/libdmscale.a $(LDLIBS) -lcmocka
+
+# The cost simulations (docs/COST.md): trace replay and the fleet, host
+# programs over the product's pure code (bench/sim/); the unit tests link the
+# same archive.
+SIM_SRCS := $(filter-out %_main.c,$(wildcard bench/sim/*.c))
+SIM_OBJS := $(SIM_SRCS:%.c=$(B)/obj/%.o)
+SIM_BINS := $(B)/dmscale-replay $(B)/dmscale-fleet
+
+$(B)/libsim.a: $(SIM_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/dmscale-replay: $(B)/obj/bench/sim/replay_main.o $(B)/libsim.a $(B)/libdmscale.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/dmscale-fleet: $(B)/obj/bench/sim/fleet_main.o $(B)/libsim.a $(B)/libdmscale.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+sim: $(SIM_BINS)
+
+# bench/results-cost.json: the replay of bench/traces/ (shipped defaults and
+# the seed's policy) and the fleet; seconds, no VM. Also run by `make bench`.
+bench-cost: $(SIM_BINS)
+	$(PY) bench/cost.py $(B)
 
 # Unit tests: no root, no VM. Run from the project root (tests read ../shared).
 check-unit: $(TESTS) check-no-failpoints
@@ -202,7 +227,7 @@ check-fuzz-%: $(FB)/fuzz_%
 	} >$$log 2>&1; cat $$log; exit $$fail
 
 # Benchmarks (docs/BENCHMARKS.md, bench/results.json); BENCH_SMOKE=1 for a tiny run.
-bench: all
+bench: all bench-cost
 	tests/vm/preflight.sh
 	tests/vm/build-base.sh $(B)/vm
 	$(PY) bench/bench.py $(BENCH_ARGS)
@@ -221,7 +246,7 @@ check-fresh:
 lint:
 	@! grep -n '#include "ec2/' dmscale/*.c dmscale/*.h || { echo "the core (dmscale/) must not include ec2/"; exit 1; }
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
-		--suppress=missingIncludeSystem -I. dmscale ec2 kmod-helpers
+		--suppress=missingIncludeSystem -I. dmscale ec2 kmod-helpers bench/sim
 
 install: $(B)/dmscale man
 	install -D -m 0755 $(B)/dmscale $(DESTDIR)$(SBINDIR)/dmscale

@@ -322,6 +322,10 @@ def render(res):
     else:
         w("(section did not run)\n")
 
+    import render_cost   # section 9: the cost simulations (bench/results-cost.json, make bench-cost)
+    sec = render_cost.section()
+    if sec:
+        w(sec)
     w(closing(res))
     return "\n".join(out) + "\n"
 

@@ -42,6 +42,7 @@ static const struct key keys[] = {
 	{"fill_horizon_s", K_U32, O(fill_horizon_s), 0, 1, 86400 * 7},
 	{"growth_percent", K_U32, O(growth_percent), 0, 0, 1000},
 	{"safety_factor", K_DBL, O(safety_factor), 0, 1, 100},
+	{"min_lead_s", K_U32, O(min_lead_s), 0, 0, 3600},
 	{"volume_type", K_STR, O(volume_type), S(volume_type), 0, 0},
 	{"iops", K_U32, O(iops), 0, 0, 256000},
 	{"throughput_mibps", K_U32, O(throughput_mibps), 0, 0, 4000},
@@ -77,16 +78,17 @@ void dms_config_defaults(struct dms_config *c)
 	snprintf(c->mountpoint, sizeof(c->mountpoint), "/var/lib/docker");
 	c->poll_interval_ms = 1000;
 	c->min_free_bytes = 10 * GIB;
-	c->min_free_percent = 10;
+	c->min_free_percent = 5;
 	c->initial_volume_gib = 150;
-	c->min_volume_gib = 50;
+	c->min_volume_gib = 25;
 	c->max_volume_gib = 1500;
 	c->max_volumes = 24;
 	c->max_total_gib = 16384;
 	c->max_attachments = 26;
-	c->fill_horizon_s = 1800;
-	c->growth_percent = 25;
+	c->fill_horizon_s = 60;
+	c->growth_percent = 15;
 	c->safety_factor = 3;
+	c->min_lead_s = 150;
 	snprintf(c->volume_type, sizeof(c->volume_type), "gp3");
 	c->attach_timeout_s = 300;
 	c->api_timeout_ms = 15000;

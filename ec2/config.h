@@ -11,16 +11,18 @@
  * mountpoint          string   "/var/lib/docker" filesystem watched with statvfs
  * poll_interval_ms    integer  1000              statvfs period (100..60000)
  * min_free_bytes      integer  10 GiB            provision when free bytes below this …
- * min_free_percent    number   10                … or free below this % of the size
+ * min_free_percent    number   5                 … or free below this % of the size
  * initial_volume_gib  integer  150               first volume of a pool
- * min_volume_gib      integer  50                smallest volume ever created
+ * min_volume_gib      integer  25                smallest volume ever created
  * max_volume_gib      integer  1500              largest volume ever created (<= 16384)
  * max_volumes         integer  24                volumes in the pool at most
  * max_total_gib       integer  16384             pool size at most
  * max_attachments     integer  26                instance attachment slots usable (xvdba..xvdbz)
- * fill_horizon_s      integer  1800              size a new volume for this long at the fill rate
- * growth_percent      integer  25                a new volume is at least this % of the pool
- * safety_factor       number   3                 provision when time-to-full < attach latency × this
+ * fill_horizon_s      integer  60                size a new volume for this long at the fill rate
+ * growth_percent      integer  15                a new volume is at least this % of the pool
+ * safety_factor       number   3                 provision when time-to-full < attach latency × this …
+ * min_lead_s          integer  150               … or < this many seconds (a slow attach; 0 = none)
+ *                                                (docs/COST.md: why these defaults)
  * volume_type         string   "gp3"             gp2 gp3 io1 io2 st1 sc1 standard
  * iops                integer  0                 0 = EC2 default
  * throughput_mibps    integer  0                 0 = EC2 default (gp3 only)
@@ -71,6 +73,7 @@ struct dms_config {
 	uint32_t fill_horizon_s;
 	uint32_t growth_percent;
 	double safety_factor;
+	uint32_t min_lead_s;
 	char volume_type[16];
 	uint32_t iops;
 	uint32_t throughput_mibps;

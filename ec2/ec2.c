@@ -35,6 +35,14 @@ unsigned ec2_backoff_ms(unsigned attempt, unsigned base_ms, unsigned cap_ms, uin
 	return (unsigned)(rng_next(rng) % (ceil_ms + 1));
 }
 
+unsigned ec2_backoff_fixed_ms(unsigned attempt, unsigned base_ms, unsigned cap_ms)
+{
+	uint64_t ms = base_ms;
+	for (unsigned i = 0; i < attempt && ms < cap_ms; i++)
+		ms *= 2;
+	return (unsigned)(ms > cap_ms ? cap_ms : ms);
+}
+
 int ec2_pick_device(const char *const *in_use, size_t n, char *out, size_t outlen)
 {
 	for (char c = 'a'; c <= 'z'; c++) {
@@ -98,7 +106,7 @@ int ec2_client_setup(struct ec2_client *c, const struct ec2_client_params *p, co
 		     const struct ec2_clock *k)
 {
 	c->max_attempts = 8;
-	c->backoff_base_ms = 200;
+	c->backoff_base_ms = 1000;
 	c->backoff_cap_ms = 20000;
 	c->retry_budget = 100;
 	c->transport = *t;
@@ -280,7 +288,8 @@ int ec2_call(struct ec2_client *c, const struct ec2_form *f, struct http_respons
 		c->retries++;
 		if (e->cls == EC2_ERR_THROTTLE)
 			c->throttled++;
-		unsigned ms = ec2_backoff_ms(attempt, c->backoff_base_ms, c->backoff_cap_ms, &c->rng);
+		unsigned ms = c->backoff_fixed ? ec2_backoff_fixed_ms(attempt, c->backoff_base_ms, c->backoff_cap_ms)
+					       : ec2_backoff_ms(attempt, c->backoff_base_ms, c->backoff_cap_ms, &c->rng);
 		log_debug("EC2 %s: %s (%s), retry %u in %u ms", action, e->code, ec2_err_class_name(e->cls),
 			  attempt + 1, ms);
 		csleep(c, ms);

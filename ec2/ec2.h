@@ -64,9 +64,11 @@ struct ec2_client {
 
 	/* retries */
 	unsigned max_attempts;    /* per call, default 8 */
-	unsigned backoff_base_ms; /* default 200 */
+	unsigned backoff_base_ms; /* default 1000 (the AWS SDKs' standard mode) */
 	unsigned backoff_cap_ms;  /* default 20000 */
 	unsigned retry_budget;    /* tokens: a retry costs 5, a success refunds 1; default 100 */
+	bool backoff_fixed;       /* min(cap, base × 2^attempt) without jitter: the schedule of the
+	                             seed's shell loops, for the fleet comparison only; default false */
 	uint64_t rng;
 
 	ec2_stage_fn on_stage;
@@ -76,6 +78,12 @@ struct ec2_client {
 	unsigned long api_calls, retries, throttled;
 	struct ec2_error last_error;
 	double last_attach_latency_s; /* CreateVolume sent → attachment attached */
+	/* a CreateVolume that failed without a definite answer (its answer may
+	 * have been lost after EC2 created the volume): the next provisioning
+	 * re-sends it, same ClientToken and size, so EC2 returns that volume
+	 * instead of leaving it behind and creating another */
+	char unresolved_token[EC2_CLIENT_TOKEN_MAX];
+	uint64_t unresolved_size_gib;
 	char last_device[EC2_ID_MAX];
 };
 
@@ -104,6 +112,10 @@ int ec2_call(struct ec2_client *c, const struct ec2_form *f, struct http_respons
 
 int ec2_create_volume(struct ec2_client *c, const struct ec2_create_volume_req *req, struct ec2_volume *out);
 int ec2_describe_volume(struct ec2_client *c, const char *volume_id, struct ec2_volume *out);
+/* ec2_wait_volume: the first DescribeVolumes after EC2_WAIT_FIRST_MS, then
+ * every ×1.5 up to EC2_WAIT_MAX_MS, each ±25 % jitter. */
+#define EC2_WAIT_FIRST_MS 2000
+#define EC2_WAIT_MAX_MS 8000
 /* Poll until the volume is in want_state (and, if want_attach, its attachment
  * to this instance is in that state). Bounded by timeout_s. */
 int ec2_wait_volume(struct ec2_client *c, const char *volume_id, const char *want_state,
@@ -131,6 +143,8 @@ unsigned ec2_backoff_ms(unsigned attempt, unsigned base_ms, unsigned cap_ms, uin
 /* First /dev/xvdb[a-z] not in use. Names compare without "/dev/" and with
  * "sd" ≡ "xvd" (EC2 reports either). -ENOSPC when all 26 are taken. */
 int ec2_pick_device(const char *const *in_use, size_t n, char *out, size_t outlen);
+/* No jitter: min(cap, base × 2^attempt) (ec2_client.backoff_fixed). */
+unsigned ec2_backoff_fixed_ms(unsigned attempt, unsigned base_ms, unsigned cap_ms);
 /* "dmscale-" + 32 hex from rng state: <= 64 ASCII characters. */
 void ec2_make_client_token(uint64_t *rng, char out[EC2_CLIENT_TOKEN_MAX]);
 /* errno for a classified EC2 error */

@@ -94,6 +94,12 @@ int ec2_describe_volume(struct ec2_client *c, const char *volume_id, struct ec2_
 	return 0;
 }
 
+/* uniform in [0.75, 1.25] × ms */
+static unsigned jitter_ms(struct ec2_client *c, unsigned ms)
+{
+	return ms * 3 / 4 + ec2_backoff_ms(0, ms / 2, ms / 2, &c->rng);
+}
+
 static const struct ec2_attachment *my_attachment(const struct ec2_client *c, const struct ec2_volume *v)
 {
 	for (size_t i = 0; i < v->n_attachments; i++)
@@ -106,11 +112,18 @@ int ec2_wait_volume(struct ec2_client *c, const char *volume_id, const char *wan
 		    const char *want_attach, unsigned timeout_s, struct ec2_volume *out)
 {
 	double deadline = cnow(c) + timeout_s;
-	unsigned delay_ms = 250;
+	unsigned delay_ms = EC2_WAIT_FIRST_MS;
+	/* the AWS guidance for status polling: give the change time first, then
+	 * poll at a growing, jittered interval (a fleet shares one account's
+	 * DescribeVolumes bucket, 20 requests/s: docs/COST.md) */
+	csleep(c, jitter_ms(c, delay_ms));
 	for (;;) {
 		int r = ec2_describe_volume(c, volume_id, out);
-		/* right after CreateVolume the id may not be visible yet */
-		if (r < 0 && r != -ENOENT)
+		/* right after CreateVolume the id may not be visible yet; a
+		 * DescribeVolumes throttled past its retries says nothing about
+		 * the volume: keep waiting (slower), bounded by the deadline */
+		bool throttled = r == -EBUSY;
+		if (r < 0 && r != -ENOENT && !throttled)
 			return r;
 		if (r == 0) {
 			const struct ec2_attachment *a = my_attachment(c, out);
@@ -125,8 +138,8 @@ int ec2_wait_volume(struct ec2_client *c, const char *volume_id, const char *wan
 			return log_error_errno(ETIMEDOUT, "EC2 volume %s: not %s%s%s after %u s (state %s)",
 					       volume_id, want_state, want_attach ? "/" : "",
 					       want_attach ? want_attach : "", timeout_s, r == 0 ? out->state : "unknown");
-		csleep(c, delay_ms);
-		delay_ms = delay_ms * 3 / 2 > 2000 ? 2000 : delay_ms * 3 / 2;
+		delay_ms = delay_ms * 3 / 2 > EC2_WAIT_MAX_MS ? EC2_WAIT_MAX_MS : delay_ms * 3 / 2;
+		csleep(c, jitter_ms(c, throttled ? 2 * EC2_WAIT_MAX_MS : delay_ms));
 	}
 }
 
@@ -296,7 +309,15 @@ int ec2_provision_volume(struct ec2_client *c, const struct dms_config *cfg, uin
 	for (size_t i = 0; i < cfg->n_tags; i++)
 		tags[nt++] = (struct ec2_tag){cfg->tags[i].key, cfg->tags[i].value};
 	char token[EC2_CLIENT_TOKEN_MAX];
-	ec2_make_client_token(&c->rng, token);
+	if (c->unresolved_token[0]) {   /* the last CreateVolume got no definite answer: the same request */
+		snprintf(token, sizeof(token), "%s", c->unresolved_token);
+		if (c->unresolved_size_gib != size_gib)
+			log_info("EC2: re-sending the unanswered CreateVolume (%llu GiB, the same ClientToken) instead of "
+				 "a %llu GiB one", (unsigned long long)c->unresolved_size_gib, (unsigned long long)size_gib);
+		size_gib = c->unresolved_size_gib;
+	} else {
+		ec2_make_client_token(&c->rng, token);
+	}
 	struct ec2_create_volume_req req = {
 		.availability_zone = c->availability_zone, .size_gib = size_gib,
 		.volume_type = cfg->volume_type, .iops = cfg->iops, .throughput_mibps = cfg->throughput_mibps,
@@ -309,6 +330,15 @@ int ec2_provision_volume(struct ec2_client *c, const struct dms_config *cfg, uin
 	double t0 = cnow(c);
 	struct ec2_volume v;
 	r = ec2_create_volume(c, &req, &v);
+	/* no definite answer (the transport failed or timed out, EC2 was
+	 * throttling or failing): the volume may exist; remember the request */
+	bool unanswered = r == -ETIMEDOUT || r == -EAGAIN || r == -EBUSY || r == -ECONNRESET || r == -EIO;
+	if (r < 0 && unanswered) {
+		snprintf(c->unresolved_token, sizeof(c->unresolved_token), "%s", token);
+		c->unresolved_size_gib = size_gib;
+	} else {
+		c->unresolved_token[0] = '\0';
+	}
 	if (r < 0)
 		return r;
 	char vol[EC2_ID_MAX];

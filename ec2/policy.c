@@ -21,6 +21,7 @@ void policy_limits_from_config(const struct dms_config *c, struct policy_limits 
 	l->fill_horizon_s = c->fill_horizon_s;
 	l->growth_percent = c->growth_percent;
 	l->safety_factor = c->safety_factor;
+	l->min_lead_s = c->min_lead_s;
 }
 
 const char *policy_reason_name(enum policy_reason r)
@@ -47,6 +48,19 @@ static uint64_t gib_ceil(double bytes)
 
 static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
+/* With POLICY_RESERVE_SLOTS or fewer volumes left (max_volumes, attachment
+ * slots), grow geometrically so that the slots left still reach max_total_gib:
+ * size >= pool × ((max_total / pool)^(1 / left) - 1). */
+static uint64_t reserve_floor_gib(const struct policy_limits *l, const struct policy_input *in)
+{
+	uint32_t left_v = l->max_volumes - in->n_volumes, left_a = l->max_attachments - in->attachments_in_use;
+	uint32_t left = left_v < left_a ? left_v : left_a;   /* >= 1: checked by the caller */
+	if (left > POLICY_RESERVE_SLOTS || in->pool_gib == 0 || in->pool_gib >= l->max_total_gib)
+		return 0;
+	double q = pow((double)l->max_total_gib / (double)in->pool_gib, 1.0 / left);
+	return (uint64_t)ceil((double)in->pool_gib * (q - 1));
+}
+
 int policy_decide(const struct policy_limits *l, const struct policy_input *in, struct policy_decision *d)
 {
 	if (!l || !in || !d || l->min_volume_gib == 0 || l->min_volume_gib > l->max_volume_gib)
@@ -67,7 +81,7 @@ int policy_decide(const struct policy_limits *l, const struct policy_input *in, 
 
 	if ((double)free_b < thr)
 		d->reason = POLICY_LOW_FREE;
-	else if (rate > 0 && d->time_to_full_s < latency * safety)
+	else if (rate > 0 && d->time_to_full_s < fmax(latency * safety, (double)l->min_lead_s))
 		d->reason = POLICY_FILL_RATE;
 	else
 		return 0; /* POLICY_NO_NEED */
@@ -94,6 +108,7 @@ int policy_decide(const struct policy_limits *l, const struct policy_input *in, 
 	uint64_t want = in->n_volumes == 0 ? l->initial_volume_gib : l->min_volume_gib;
 	want = max_u64(want, gib_ceil(rate * (double)l->fill_horizon_s));
 	want = max_u64(want, in->pool_gib * l->growth_percent / 100);
+	want = max_u64(want, reserve_floor_gib(l, in));
 	/* bring free space back over the threshold, the percentage applying to
 	 * the grown filesystem too: free + x >= max(min_free, p (total + x)) */
 	double p = pct / 100.0;

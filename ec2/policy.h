@@ -2,10 +2,15 @@
  *
  * Provision when
  *   free < max(min_free_bytes, total × min_free_percent / 100)      (LOW_FREE)
- *   or free / fill_rate < attach_latency × safety_factor             (FILL_RATE)
+ *   or free / fill_rate < max(attach_latency × safety_factor, min_lead_s) (FILL_RATE)
+ *   (min_lead_s: the trigger looks that far ahead whatever the measured
+ *   latency; an attach can hang in "attaching" for a minute or more, and the
+ *   daemon provisions one volume at a time: docs/COST.md)
  * Size (GiB) = the largest of
  *   - what the fill rate consumes in fill_horizon_s,
  *   - growth_percent of the current pool (sizes grow with the pool),
+ *   - with POLICY_RESERVE_SLOTS volumes or slots left or fewer: what lets the
+ *     slots left reach max_total_gib (pool × ((max_total/pool)^(1/left) - 1)),
  *   - what brings free space back above the threshold,
  *   - initial_volume_gib for the first volume, else min_volume_gib,
  * clamped to [min_volume_gib, max_volume_gib] and to what max_total_gib
@@ -30,11 +35,15 @@ struct policy_limits {
 	uint32_t fill_horizon_s;
 	uint32_t growth_percent;
 	double safety_factor;
+	uint32_t min_lead_s;
 };
 
 void policy_limits_from_config(const struct dms_config *c, struct policy_limits *l);
 
 #define POLICY_DEFAULT_ATTACH_LATENCY_S 60.0 /* used until one attach was measured */
+/* With this many volumes (or attachment slots) left, sizes grow so that the
+ * slots left still reach max_total_gib. */
+#define POLICY_RESERVE_SLOTS 4
 
 struct policy_input {
 	bytes_t total_bytes;        /* filesystem size (statvfs f_blocks × f_frsize) */

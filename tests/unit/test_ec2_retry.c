@@ -43,6 +43,8 @@ struct fake_ec2 {
 	size_t n_tokens;
 	bool created, attached, dot;
 	unsigned bad_auth;         /* requests without a signature over the right Host */
+	unsigned lost_create;      /* CreateVolume carried out, its answer lost (timeout) this many times */
+	char sizes[16][16];        /* Size of every CreateVolume request */
 	const char *host;
 };
 
@@ -89,8 +91,14 @@ static int fake_send(void *ud, const struct http_request *req, struct http_respo
 		: !strcmp(action, "ModifyInstanceAttribute") ? A_MODIFY : A_OTHER;
 	f->calls[a]++;
 	if (a == A_CREATE && f->n_tokens < 16) {
+		form_get(req->body, "Size", f->sizes[f->n_tokens], sizeof(f->sizes[0]));
 		form_get(req->body, "ClientToken", token, sizeof(token));
 		snprintf(f->tokens[f->n_tokens++], sizeof(f->tokens[0]), "%s", token);
+	}
+	if (a == A_CREATE && f->lost_create) {
+		f->lost_create--;
+		f->created = true;
+		return -ETIMEDOUT;
 	}
 	if (f->throttle[a]) {
 		f->throttle[a]--;
@@ -179,6 +187,8 @@ static void test_backoff_grows_with_jitter_and_caps(void **state)
 		struct fake_clock k = {0};
 		struct ec2_client c;
 		client(&c, &f, &k, seed * 7919);
+		assert_int_equal(c.backoff_base_ms, 1000);   /* the default, as the AWS SDKs' standard mode */
+		c.backoff_base_ms = 200;                     /* 7 doublings below the 20 s cap */
 		f.created = true;
 		f.throttle[A_DESCRIBE_VOLUMES] = RETRIES;   /* 8 attempts: the last one succeeds */
 		assert_int_equal(describe(&c), 0);
@@ -215,6 +225,7 @@ static void test_backoff_grows_with_jitter_and_caps(void **state)
 		struct fake_clock k = {0};
 		struct ec2_client c;
 		client(&c, &f, &k, seed);
+		c.backoff_base_ms = 200;
 		c.backoff_cap_ms = 1000;
 		f.created = true;
 		f.throttle[A_DESCRIBE_VOLUMES] = RETRIES;
@@ -226,6 +237,33 @@ static void test_backoff_grows_with_jitter_and_caps(void **state)
 		ec2_client_free(&c);
 	}
 	assert_true(late_max > 900 && late_max <= 1000);
+	log_set_sink(NULL, NULL);
+}
+
+/* The fleet comparison's fixed schedule (backoff_fixed): base × 2^attempt, no
+ * jitter, capped; the same retries otherwise. */
+static void test_fixed_backoff(void **state)
+{
+	(void)state;
+	log_set_sink(quiet, NULL);
+	struct fake_ec2 f = {0};
+	struct fake_clock k = {0};
+	struct ec2_client c;
+	client(&c, &f, &k, 5);
+	c.backoff_fixed = true;
+	c.backoff_base_ms = 1000;
+	c.backoff_cap_ms = 16000;
+	f.created = true;
+	f.throttle[A_DESCRIBE_VOLUMES] = 7;
+	assert_int_equal(describe(&c), 0);
+	assert_int_equal(k.n_sleeps, 7);
+	static const unsigned want[7] = {1000, 2000, 4000, 8000, 16000, 16000, 16000};
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(k.sleeps[i], want[i]);
+	assert_int_equal(c.throttled, 7);
+	assert_int_equal(ec2_backoff_fixed_ms(40, 1000, 1u << 30), 1u << 30);
+	assert_int_equal(ec2_backoff_fixed_ms(0, 0, 100), 0);
+	ec2_client_free(&c);
 	log_set_sink(NULL, NULL);
 }
 
@@ -302,6 +340,75 @@ static void test_client_token_reused_across_retries(void **state)
 	log_set_sink(NULL, NULL);
 }
 
+/* A DescribeVolumes throttled past its retries during a wait says nothing
+ * about the volume: the wait goes on (bounded by attach_timeout_s) and the
+ * provisioning succeeds; the first poll comes after EC2_WAIT_FIRST_MS. */
+static void test_wait_survives_throttling(void **state)
+{
+	(void)state;
+	log_set_sink(quiet, NULL);
+	struct dms_config cfg;
+	dms_config_defaults(&cfg);
+	cfg.attach_timeout_s = 300;
+	struct fake_ec2 f = {0};
+	struct fake_clock k = {0};
+	struct ec2_client c;
+	client(&c, &f, &k, 11);
+	f.throttle[A_DESCRIBE_VOLUMES] = 12;   /* > 8 attempts: one ec2_call gives up (-EBUSY) */
+	char vol[EC2_ID_MAX];
+	assert_int_equal(ec2_provision_volume(&c, &cfg, 8, vol), 0);
+	assert_string_equal(vol, VOL);
+	assert_true(f.calls[A_DESCRIBE_VOLUMES] > 12);
+	assert_true(k.sleeps[0] >= EC2_WAIT_FIRST_MS * 3 / 4 && k.sleeps[0] <= EC2_WAIT_FIRST_MS * 5 / 4);
+	ec2_client_free(&c);
+	/* still bounded: throttled for ever, the wait times out and the volume is cleaned up */
+	struct fake_ec2 g = {0};
+	struct fake_clock k2 = {0};
+	client(&c, &g, &k2, 12);
+	cfg.attach_timeout_s = 60;
+	g.throttle[A_DESCRIBE_VOLUMES] = 100000;
+	assert_true(ec2_provision_volume(&c, &cfg, 8, vol) < 0);
+	assert_true(k2.now_s < 400);
+	ec2_client_free(&c);
+	log_set_sink(NULL, NULL);
+}
+
+/* A CreateVolume whose answers were all lost (EC2 may have created the
+ * volume) fails the provisioning; the next provisioning re-sends the same
+ * request, same ClientToken and size, so EC2 answers with that volume
+ * instead of leaving it behind. A definite answer forgets it. */
+static void test_unanswered_create_is_resent(void **state)
+{
+	(void)state;
+	log_set_sink(quiet, NULL);
+	struct dms_config cfg;
+	dms_config_defaults(&cfg);
+	cfg.attach_timeout_s = 60;
+	struct fake_ec2 f = {0};
+	struct fake_clock k = {0};
+	struct ec2_client c;
+	client(&c, &f, &k, 21);
+	f.lost_create = 100;
+	char vol[EC2_ID_MAX];
+	assert_int_equal(ec2_provision_volume(&c, &cfg, 8, vol), -ETIMEDOUT);
+	size_t first = f.n_tokens;
+	assert_true(first >= 2);
+	f.lost_create = 0;
+	c.retry_budget = 100;
+	assert_int_equal(ec2_provision_volume(&c, &cfg, 30, vol), 0);   /* the policy now wants 30 GiB */
+	assert_string_equal(vol, VOL);
+	assert_string_equal(f.tokens[first], f.tokens[0]);   /* the same request ... */
+	assert_string_equal(f.sizes[first], "8");             /* ... the same size */
+	assert_int_equal(c.unresolved_token[0], '\0');
+	/* answered: the next one is a new request (the fake has one volume: detach it) */
+	f.attached = f.dot = false;
+	assert_int_equal(ec2_provision_volume(&c, &cfg, 30, vol), 0);
+	assert_string_not_equal(f.tokens[f.n_tokens - 1], f.tokens[0]);
+	assert_string_equal(f.sizes[f.n_tokens - 1], "30");
+	ec2_client_free(&c);
+	log_set_sink(NULL, NULL);
+}
+
 static void test_setup_checks(void **state)
 {
 	(void)state;
@@ -328,6 +435,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_backoff_grows_with_jitter_and_caps),
+		cmocka_unit_test(test_fixed_backoff),
+		cmocka_unit_test(test_wait_survives_throttling),
+		cmocka_unit_test(test_unanswered_create_is_resent),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_client_token_reused_across_retries),
 		cmocka_unit_test(test_setup_checks),

@@ -40,20 +40,20 @@ static void test_no_need(void **state)
 	assert_false(d.provision);
 	assert_false(d.needed);
 	assert_int_equal(d.reason, POLICY_NO_NEED);
-	assert_int_equal(d.threshold_bytes, 100 * GIB); /* 10 % of 1000 GiB > 10 GiB */
+	assert_int_equal(d.threshold_bytes, 50 * GIB); /* 5 % of 1000 GiB > 10 GiB */
 }
 
 static void test_low_free(void **state)
 {
 	(void)state;
 	struct policy_input in = base();
-	in.free_bytes = 99 * GIB;
+	in.free_bytes = 49 * GIB;
 	struct policy_decision d;
 	assert_int_equal(policy_decide(&L, &in, &d), 0);
 	assert_true(d.provision);
 	assert_int_equal(d.reason, POLICY_LOW_FREE);
-	/* growth 25 % of the 1000 GiB pool */
-	assert_int_equal(d.size_gib, 250);
+	/* growth 15 % of the 1000 GiB pool */
+	assert_int_equal(d.size_gib, 150);
 	assert_string_equal(policy_reason_name(d.reason), "low-free-space");
 
 	/* absolute threshold dominates on small filesystems */
@@ -76,25 +76,47 @@ static void test_fill_rate(void **state)
 {
 	(void)state;
 	struct policy_input in = base();
-	/* 500 GiB free at 1 GiB/s: 500 s to full; latency 20 s × 3 = 60 s: not yet */
+	/* 500 GiB free at 1 GiB/s: 500 s to full; latency 20 s × 3 = 60 s and the
+	 * 150 s lead floor: not yet */
 	in.fill_rate_bps = (double)GIB;
 	struct policy_decision d;
 	assert_int_equal(policy_decide(&L, &in, &d), 0);
 	assert_false(d.provision);
 	assert_true(fabs(d.time_to_full_s - 500) < 1e-6);
-	/* 200 s of latency: 600 s > 500 s: provision, sized from the rate (30 min × 1 GiB/s, clamped) */
+	/* 200 s of latency: 600 s > 500 s: provision */
 	in.attach_latency_s = 200;
 	assert_int_equal(policy_decide(&L, &in, &d), 0);
 	assert_true(d.provision);
 	assert_int_equal(d.reason, POLICY_FILL_RATE);
+	assert_int_equal(d.size_gib, 150); /* growth 15 % of 1000 GiB > 60 s × 1 GiB/s */
+	/* a fast rate: sized from the rate (60 s × 30 GiB/s), clamped */
+	in.fill_rate_bps = 30.0 * (double)GIB;
+	assert_int_equal(policy_decide(&L, &in, &d), 0);
 	assert_int_equal(d.size_gib, L.max_volume_gib); /* 1800 GiB > max 1500 */
 	/* moderate rate: size = rate × horizon */
-	in.fill_rate_bps = 0.2 * (double)GIB; /* 360 GiB per 30 min */
+	in.fill_rate_bps = 4.0 * (double)GIB; /* 240 GiB per 60 s */
 	in.free_bytes = 110 * GIB;
-	in.attach_latency_s = 200;
 	assert_int_equal(policy_decide(&L, &in, &d), 0);
 	assert_true(d.provision);
-	assert_int_equal(d.size_gib, 360);
+	assert_int_equal(d.size_gib, 240);
+	/* the lead floor: a measured latency of 1 s (× 3) would wait until 3 s
+	 * before full; min_lead_s (150 s) provisions at 100 s, not at 151 s */
+	in = base();
+	in.attach_latency_s = 1;
+	in.free_bytes = 100 * GIB;
+	in.fill_rate_bps = (double)GIB;
+	assert_int_equal(policy_decide(&L, &in, &d), 0);
+	assert_true(d.provision);
+	assert_int_equal(d.reason, POLICY_FILL_RATE);
+	in.free_bytes = 151 * GIB;
+	assert_int_equal(policy_decide(&L, &in, &d), 0);
+	assert_false(d.needed);
+	struct policy_limits nolead = L;
+	nolead.min_lead_s = 0;
+	in.free_bytes = 100 * GIB;
+	assert_int_equal(policy_decide(&nolead, &in, &d), 0);
+	assert_false(d.needed);
+	in.attach_latency_s = 200;
 	/* unknown latency uses the conservative default */
 	in.attach_latency_s = 0;
 	in.fill_rate_bps = 110.0 * (double)GIB / (POLICY_DEFAULT_ATTACH_LATENCY_S * 3 - 1);
@@ -147,7 +169,7 @@ static void test_limits(void **state)
 	assert_int_equal(policy_decide(&L, &in, &d), 0);
 	assert_true(d.provision);
 	assert_int_equal(d.size_gib, 70);
-	in.pool_gib = L.max_total_gib - 49;
+	in.pool_gib = L.max_total_gib - (L.min_volume_gib - 1);
 	assert_int_equal(policy_decide(&L, &in, &d), 0);
 	assert_false(d.provision);
 	assert_int_equal(d.reason, POLICY_LIMIT_TOTAL);
@@ -163,6 +185,43 @@ static void test_limits(void **state)
 	bad.max_volume_gib = 5;
 	assert_int_equal(policy_decide(&bad, &in, &d), -EINVAL);
 	assert_int_equal(policy_decide(NULL, &in, &d), -EINVAL);
+}
+
+/* With 4 volumes or attachment slots left (or fewer), the sizes let the slots
+ * left still reach max_total_gib; with 5 left, the usual size. */
+static void test_reserve_slots(void **state)
+{
+	(void)state;
+	struct policy_limits l = L;
+	l.max_volume_gib = 16384;
+	struct policy_input in = base();
+	in.free_bytes = 0;
+	struct policy_decision d;
+	in.n_volumes = l.max_volumes - 5;
+	assert_int_equal(policy_decide(&l, &in, &d), 0);
+	assert_int_equal(d.size_gib, 150);
+	in.n_volumes = l.max_volumes - 2;   /* 1000 × (sqrt(16384 / 1000) - 1) = 3047.7 */
+	assert_int_equal(policy_decide(&l, &in, &d), 0);
+	assert_int_equal(d.size_gib, 3048);
+	in.n_volumes = l.max_volumes - 1;   /* the last one: all that is left */
+	assert_int_equal(policy_decide(&l, &in, &d), 0);
+	assert_int_equal(d.size_gib, l.max_total_gib - in.pool_gib);
+	/* the attachment slots count the same way */
+	in.n_volumes = 1;
+	in.attachments_in_use = l.max_attachments - 2;
+	assert_int_equal(policy_decide(&l, &in, &d), 0);
+	assert_int_equal(d.size_gib, 3048);
+	/* and the slots left reach max_total: 4 volumes from 1000 GiB */
+	uint64_t pool = 1000;
+	for (uint32_t left = 4; left >= 1; left--) {
+		in.attachments_in_use = l.max_attachments - left;
+		in.pool_gib = pool;
+		in.total_bytes = pool * GIB;
+		assert_int_equal(policy_decide(&l, &in, &d), 0);
+		assert_true(d.provision);
+		pool += d.size_gib;
+	}
+	assert_true(pool >= l.max_total_gib);
 }
 
 static void test_deficit_and_odd_values(void **state)
@@ -310,6 +369,7 @@ int main(void)
 		cmocka_unit_test(test_low_free),
 		cmocka_unit_test(test_fill_rate),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_reserve_slots),
 		cmocka_unit_test(test_deficit_and_odd_values),
 		cmocka_unit_test(test_fill_rate_ewma),
 		cmocka_unit_test(test_backoff),

@@ -107,6 +107,9 @@ def daemon_config(**over):
         "min_free_bytes": 512 * MIB, "min_free_percent": 10,
         "initial_volume_gib": 2, "min_volume_gib": 1, "max_volume_gib": 2,
         "max_volumes": 4, "max_total_gib": 16, "growth_percent": 25, "fill_horizon_s": 60,
+        # the tests' tiny pools and scripted writers assume the trigger of
+        # free space and latency × safety_factor only (no lead-time floor)
+        "min_lead_s": 0,
         "attach_timeout_s": 60, "api_timeout_ms": 5000,
         "imds_endpoint": f"http://{IMDS_IP}", "ec2_endpoint": EC2_URL,
         "tags": {"team": "ci"},

@@ -87,8 +87,8 @@ def bed(make_vm):
 # a test not listed counts as 60).
 EXPECTED_S = {
     "test_bench_smoke.py": 480, "test_cloudinit.py": 420, "test_docker.py": 320,
-    "test_powercut.py": 600, "test_thin.py::test_thin_power_cut": 310,
-    "test_crash.py::test_power_cut_at_every_attach_step": 220, "test_thin_daemon.py": 200,
+    "test_powercut.py": 600, "test_thin.py::test_thin_power_cut": 150,
+    "test_crash.py::test_power_cut_at_attach_steps": 120, "test_thin_daemon.py": 200,
     "test_hostile.py": 420, "test_daemon_faults.py::test_sigkill": 150,
 }
 

@@ -1,10 +1,22 @@
-"""Power cuts (SIGKILL of QEMU) at every step of init and attach: the pool must
-assemble at the next boot, fsck clean, payload intact, and the growth complete."""
+"""Power cuts (SIGKILL of QEMU) at steps of init and attach, recovered by a real
+reboot (systemd units, udev coldplug): the pool must assemble at the next boot,
+fsck clean, payload intact, and the growth complete.
+
+Every failpoint state is also a cut point of test_powercut.py's flush-boundary
+harness (which drops the unflushed cache and recovers the way a boot does, in one
+guest). A reboot costs a minute under TCG, so by default this file reboots from
+the two states that differ most from a clean pool: labels at two generations
+(attach:first-old-labelled) and a reloaded table under an ungrown filesystem
+(attach:reloaded). DMSCALE_CRASH_ALL_STEPS=1 reboots from every step."""
+import os
+
 from helpers import GIB, check_payload, expect_pending, nvme_by_serial, status, wait_members, \
     write_payload
 
-ATTACH_STEPS = ["attach:new-labelled", "attach:first-old-labelled", "attach:all-labelled",
-                "attach:reloaded", "attach:grown"]
+ALL_STEPS = os.environ.get("DMSCALE_CRASH_ALL_STEPS") == "1"
+ATTACH_STEPS = (["attach:new-labelled", "attach:first-old-labelled", "attach:all-labelled",
+                 "attach:reloaded", "attach:grown"] if ALL_STEPS else
+                ["attach:first-old-labelled", "attach:reloaded"])
 
 
 def arm(vm, step):
@@ -39,7 +51,7 @@ def test_power_cut_during_init(vm):
     assert check_payload(vm)
 
 
-def test_power_cut_at_every_attach_step(vm):
+def test_power_cut_at_attach_steps(vm):
     d0 = vm.new_disk(2 * GIB)
     vm.hotplug(d0)
     vm.run(["dmscale", "init", nvme_by_serial(vm, d0.serial)])

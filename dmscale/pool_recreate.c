@@ -54,8 +54,9 @@ static int execute(const char *pool, struct dms_scan *s, const struct dms_recrea
 	static struct dms_device blanks[DMS_ISTORE_MAX];
 	struct rc_ctx c;
 	int r = 0;
-	uint32_t i;
+	uint32_t i, opened = 0;
 	const struct dms_label *l = &p->label;
+	memset(&c, 0, sizeof(c));
 	for (i = 0; i < l->member_count && r == 0; i++) {
 		const struct dms_recreate_src *src = &p->src[i];
 		if (src->blank) {
@@ -69,8 +70,9 @@ static int execute(const char *pool, struct dms_scan *s, const struct dms_recrea
 		if (r < 0)
 			log_error("%s: cannot open it exclusively (%s); pool %s not recreated, nothing was written",
 				  c.dev[i]->node, strerror(-r), pool);
+		else
+			opened = i + 1;
 	}
-	const uint32_t opened = r < 0 ? i - 1 : i;
 	if (r == 0) {
 		const struct dms_recreate_io io = { .ctx = &c, .zero = io_zero, .write_copy = io_write };
 		enum dms_recreate_step step = DMS_RECREATE_ZERO;

@@ -7,10 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 
 #include "dmscale/istore.h"
 #include "dmscale/label.h"
 #include "dmscale/metrics.h"
+#include "dmscale/reconcile.h"
+#include "ec2/config.h"
 #include "dmscale/plan.h"
 #include "dmscale/pool_tier.h"
 #include "dmscale/recreate.h"
@@ -472,6 +475,84 @@ static void test_status_kinds(void **state)
 	assert_int_equal(dms_status_ebs_members(&st), 2);
 }
 
+/* The reconcile of a new tiered pool: the striped table, then mkfs although
+ * generation 1 has three members (a fresh init or a recreate). */
+static void test_reconcile_tiered(void **state)
+{
+	(void)state;
+	struct dms_tier_spec s;
+	static struct dms_label l;
+	static struct dms_found fd[3];
+	static struct dms_assembly a;
+	static struct dms_rc_input in;
+	static struct dms_rc_plan p;
+	tier_spec(&s, 2);
+	assert_int_equal(dms_plan_init_tiered(&s, &l), 0);
+	for (uint32_t i = 0; i < 3; i++) {
+		fd[i].devnode = "/dev/x";
+		dms_label_for_member(&l, i, &fd[i].label);
+	}
+	assert_int_equal(dms_plan_assembly(fd, 3, "scratch", NULL, &a), 0);
+	memset(&in, 0, sizeof(in));
+	in.a = &a;
+	for (uint32_t i = 0; i < 3; i++)
+		in.member_devnum[i] = makedev(259, 10 + i);
+	in.params.do_mount = true;
+	in.has_fs = -1;
+	snprintf(in.mountpoint, sizeof(in.mountpoint), "/var/lib/docker");
+	assert_int_equal(dms_reconcile_plan(&in, &p), 0);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.act[0].kind, DMS_RC_CREATE);
+	assert_int_equal(p.act[0].count, 2);
+	assert_string_equal(p.act[0].tg[0].type, "striped");
+	assert_string_equal(p.act[0].tg[0].params, "2 512 259:10 2048 259:11 2048");
+	assert_string_equal(p.act[0].tg[1].type, "linear");
+	assert_string_equal(p.act[0].tg[1].params, "259:12 2048");
+	assert_int_equal(p.act[0].tg[1].start_sectors, 2 * ((50 * GIB - MIB) / 512));
+	/* the device exists with that table, no filesystem yet: mkfs, mount */
+	struct dms_rc_dev *d = &in.dev[DMS_RC_VOL];
+	d->exists = true;
+	d->devnum = makedev(253, 0);
+	dms_rc_dm_uuid(l.pool_uuid, DMS_RC_VOL, d->uuid, sizeof(d->uuid));
+	d->count = 2;
+	for (size_t i = 0; i < 2; i++) {
+		d->tg[i].start_sectors = p.want[DMS_RC_VOL][i].start_sectors;
+		d->tg[i].length_sectors = p.want[DMS_RC_VOL][i].length_sectors;
+		snprintf(d->tg[i].type, sizeof(d->tg[i].type), "%s", p.want[DMS_RC_VOL][i].type);
+		snprintf(d->tg[i].params, sizeof(d->tg[i].params), "%s", p.want[DMS_RC_VOL][i].params);
+	}
+	d->size_sectors = d->tg[1].start_sectors + d->tg[1].length_sectors;
+	in.has_fs = 0;
+	assert_int_equal(dms_reconcile_plan(&in, &p), 0);
+	assert_true(p.n >= 2);
+	assert_int_equal(p.act[0].kind, DMS_RC_MKFS);
+	assert_int_equal(p.act[1].kind, DMS_RC_MOUNT);
+	/* a grown pool (generation 2) with no filesystem is still refused */
+	a.label.generation = 2;
+	assert_int_equal(dms_reconcile_plan(&in, &p), -EUCLEAN);
+}
+
+static void test_config_keys(void **state)
+{
+	(void)state;
+	static struct dms_config c;
+	char err[256];
+	dms_config_defaults(&c);
+	assert_string_equal(c.instance_store, "auto");
+	assert_true(c.scratch_recreate);
+	const char *j = "{\"instance_store\": \"off\", \"scratch_recreate\": false}";
+	assert_int_equal(dms_config_parse(j, strlen(j), &c, err, sizeof(err)), 0);
+	assert_int_equal(dms_config_validate(&c, err, sizeof(err)), 0);
+	assert_string_equal(c.instance_store, "off");
+	assert_false(c.scratch_recreate);
+	j = "{\"instance_store\": \"on\"}";
+	assert_int_equal(dms_config_parse(j, strlen(j), &c, err, sizeof(err)), 0);
+	assert_int_equal(dms_config_validate(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "instance_store"));
+	j = "{\"scratch_recreate\": 1}";
+	assert_int_equal(dms_config_parse(j, strlen(j), &c, err, sizeof(err)), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -483,6 +564,8 @@ int main(void)
 		cmocka_unit_test(test_recreate_zero_fails),
 		cmocka_unit_test(test_recreate_other_lineage),
 		cmocka_unit_test(test_status_kinds),
+		cmocka_unit_test(test_reconcile_tiered),
+		cmocka_unit_test(test_config_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -59,7 +59,7 @@ def stop_start(vm, ist):
 
 
 def journal_dmscale(vm):
-    return vm.sh("journalctl -b -u 'dmscale*' --no-pager -o cat", check=False)
+    return vm.sh("journalctl -b -u 'dmscale*' --no-pager -o cat")
 
 
 def test_stripe_reboot_and_stop_start(make_vm):

@@ -11,15 +11,15 @@
 struct dms_dm_target {
 	sectors_t start_sectors;
 	sectors_t length_sectors;
-	const char *type;         /* "linear" */
-	char params[128];
+	const char *type;         /* "linear" | "striped" | thin types */
+	char params[256];         /* a stripe over DMS_MAX_STRIPE members fits */
 };
 
 /* One target of a live table, as the kernel reports it. */
 struct dms_dm_live_target {
 	sectors_t start_sectors, length_sectors;
 	char type[16];
-	char params[128];
+	char params[256];
 };
 
 struct dms_dm_info {

@@ -7,7 +7,9 @@
 #include <stdint.h>
 #include "dmscale/units.h"
 
-#define DMS_LABEL_VERSION        1
+#define DMS_LABEL_VERSION        1                    /* written when no v2 field is used */
+#define DMS_LABEL_VERSION_2      2                    /* member kinds, stripe, recreate lineage */
+#define DMS_LABEL_VERSION_MAX    DMS_LABEL_VERSION_2  /* highest version this build reads */
 #define DMS_LABEL_COPY_BYTES     (64 * KIB)          /* one copy, on disk */
 #define DMS_LABEL_COPY_A_OFFSET  0ULL                 /* bytes from device start */
 #define DMS_LABEL_COPY_B_OFFSET  (64 * KIB)
@@ -21,12 +23,21 @@
 
 enum dms_target { DMS_TARGET_LINEAR = 1, DMS_TARGET_THIN = 2 };
 
+/* What kind of device a member is (label v2; v1 members are all EBS). */
+enum dms_member_kind { DMS_KIND_EBS = 0, DMS_KIND_INSTANCE_STORE = 1 };
+
+/* dm-stripe over the first stripe_count members (label v2, docs/FORMAT.md). */
+#define DMS_MAX_STRIPE           16
+#define DMS_STRIPE_CHUNK_MIN     (4 * KIB)
+#define DMS_STRIPE_CHUNK_MAX     (1 * GIB)
+
 struct dms_member {
 	uint8_t uuid[16];
 	char volume_id[DMS_VOLUME_ID_MAX];   /* "" if not an EBS volume */
 	bytes_t size_bytes;                  /* whole device size when it joined */
 	bytes_t data_offset_bytes;           /* 1 MiB aligned */
 	bytes_t data_bytes;                  /* multiple of 1 MiB */
+	uint32_t kind;                       /* enum dms_member_kind (v2; 0 in v1) */
 };
 
 struct dms_label {
@@ -44,9 +55,20 @@ struct dms_label {
 	bytes_t thin_meta_bytes;
 	bytes_t thin_virtual_bytes;
 	bytes_t thin_meta_active_bytes;      /* metadata device length in use (<= thin_meta_bytes) */
+	/* v2 (all zero / lineage = pool_uuid in a v1 label): */
+	uint32_t stripe_count;               /* 0, or 2..DMS_MAX_STRIPE leading members striped */
+	bytes_t stripe_chunk_bytes;          /* stripe chunk (power of two), 0 without a stripe */
+	uint8_t lineage_uuid[16];            /* pool uuid of the first incarnation (recreate) */
+	uint32_t recreate_epoch;             /* 0 at init, +1 on every scratch recreate */
 	uint32_t member_count;
 	struct dms_member members[DMS_MAX_MEMBERS];
 };
+
+/* The pool's lineage: lineage_uuid, or pool_uuid when it is zero (v1, or a
+ * first incarnation). */
+void dms_label_lineage(const struct dms_label *l, uint8_t out[16]);
+/* The lowest version that can carry l (1 unless a v2 field is used). */
+uint32_t dms_label_min_version(const struct dms_label *l);
 
 /* Encode one copy (copy 0 = A, 1 = B) into buf[DMS_LABEL_COPY_BYTES]. The copy
  * number is recorded in the copy and checked on decode. Validates the label
@@ -68,7 +90,9 @@ int dms_label_decode(const uint8_t *buf, size_t buflen, unsigned copy, struct dm
  * when both are valid but one carries an older generation, which must be
  * rewritten like a torn copy). Returns 0, or the decode error of copy A
  * when neither is valid (so -ENODATA means "no label at all"). If the copies are
- * valid but disagree about the pool uuid or member uuid, returns -EUCLEAN. */
+ * valid but disagree about the pool uuid or member uuid, returns -EUCLEAN, unless
+ * they share a lineage (v2) with different recreate epochs: then the higher
+ * epoch wins and the other copy is marked stale (an interrupted recreate). */
 #define DMS_COPY_A_STALE 4u
 #define DMS_COPY_B_STALE 8u
 int dms_label_pick(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,

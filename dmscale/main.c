@@ -34,7 +34,8 @@ static const char *const usage_main =
 
 static const char *const usage_init =
 	"usage: dmscale init [--name NAME] [--mountpoint DIR] [--fs ext4|xfs|btrfs]\n"
-	"                    [--target linear|thin] [--virtual-size SIZE] [--force] DEVICE\n"
+	"                    [--target linear|thin] [--virtual-size SIZE] [--instance-store auto|off]\n"
+	"                    [--force] DEVICE\n"
 	"\n"
 	"On a blank DEVICE: write the member label, create /dev/mapper/dmscale-NAME, mkfs and\n"
 	"mount at DIR. On a DEVICE already labelled for NAME: reassemble and mount, never\n"
@@ -49,6 +50,9 @@ static const char *const usage_init =
 	"                       (up to the kernel's no_space_timeout) instead of failing\n"
 	"  --virtual-size SIZE  thin volume size, e.g. 2T (K/M/G/T/P suffixes, powers of 1024;\n"
 	"                       default: max_total_gib of " DMS_CONFIG_PATH ", 16T)\n"
+	"  --instance-store auto  the pool's first tier is the blank instance-store NVMe disks\n"
+	"                       (dm-stripe over two or more, 256 KiB chunks), DEVICE after them\n"
+	"                       (default; config key instance_store). off: DEVICE only\n"
 	"  --force              overwrite existing signatures (the data on DEVICE is lost)\n";
 
 static const char *const usage_attach =
@@ -67,7 +71,10 @@ static const char *const usage_assemble =
 	"complete, mount it and finish any interrupted growth. Refuses an incomplete pool and\n"
 	"names the missing volumes.\n"
 	"  --wait-members S  an incomplete pool: wait up to S seconds (default 0) for the\n"
-	"                    missing members, rescanning when udev adds a block device\n";
+	"                    missing members, rescanning when udev adds a block device\n"
+	"A pool whose instance-store members came back blank (stop/start) is recreated empty\n"
+	"at a new pool uuid from the blank disks and its EBS members, or refused when the\n"
+	"config sets \"scratch_recreate\": false.\n";
 
 static const char *const usage_status =
 	"usage: dmscale status [--name NAME] [--json | --prometheus]\n"
@@ -78,7 +85,7 @@ static const char *const usage_status =
 	"  --prometheus   Prometheus text exposition format (node_exporter textfile collector)\n";
 
 enum { OPT_NAME = 1000, OPT_MP, OPT_FS, OPT_FORCE, OPT_UDEV, OPT_JSON, OPT_ALL, OPT_HELP, OPT_TARGET, OPT_VSIZE,
-       OPT_PROM, OPT_WAIT };
+       OPT_PROM, OPT_WAIT, OPT_ISTORE };
 
 static const struct option common_opts[] = {
 	{ "name", required_argument, NULL, OPT_NAME },
@@ -93,6 +100,7 @@ static const struct option common_opts[] = {
 	{ "virtual-size", required_argument, NULL, OPT_VSIZE },
 	{ "prometheus", no_argument, NULL, OPT_PROM },
 	{ "wait-members", required_argument, NULL, OPT_WAIT },
+	{ "instance-store", required_argument, NULL, OPT_ISTORE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -140,6 +148,14 @@ static int parse(int argc, char **argv, struct dms_opts *o, const int *allowed, 
 			o->wait_members_s = (unsigned)v;
 			break;
 		}
+		case OPT_ISTORE:
+			if (strcmp(optarg, "auto") && strcmp(optarg, "off")) {
+				log_error("--instance-store must be auto or off, not '%s'", optarg);
+				return -EINVAL;
+			}
+			o->instance_store_off = !strcmp(optarg, "off");
+			o->instance_store_set = true;
+			break;
 		case OPT_TARGET:
 			if (!strcmp(optarg, "linear"))
 				o->target = DMS_TARGET_LINEAR;
@@ -225,7 +241,7 @@ int main(int argc, char **argv)
 	char **cargv = argv + argi;
 
 	if (!strcmp(cmd, "init")) {
-		static const int a[] = { OPT_NAME, OPT_MP, OPT_FS, OPT_FORCE, OPT_TARGET, OPT_VSIZE, 0 };
+		static const int a[] = { OPT_NAME, OPT_MP, OPT_FS, OPT_FORCE, OPT_TARGET, OPT_VSIZE, OPT_ISTORE, 0 };
 		if (parse(cargc, cargv, &o, a, usage_init, 1, &device) < 0)
 			return 2;
 		if (o.virtual_bytes && o.target != DMS_TARGET_THIN) {

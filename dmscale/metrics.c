@@ -19,6 +19,8 @@
  * dmscale_member_present                         gauge    member, volume_id, device
  * dmscale_member_size_bytes                      gauge    member, volume_id, device
  * dmscale_member_data_bytes                      gauge    member, volume_id, device; when from labels
+ * dmscale_member_kind_info                       gauge    member, volume_id, device, kind, striped (1); labels
+ * dmscale_pool_stripe_{members,chunk_bytes}      gauge    when the first tier is a dm-stripe
  * dmscale_thin_pool_virtual_bytes                gauge    thin pool status known
  * dmscale_thin_pool_data_{used,size}_bytes       gauge    thin pool status known
  * dmscale_thin_pool_metadata_{used,size}_bytes   gauge    thin pool status known
@@ -263,6 +265,18 @@ static void print_members(struct out *o, const struct dms_status *st)
 	family(o, "dmscale_member_data_bytes", "gauge",
 	       "Bytes of the member mapped into the pool (from its label; needs root).");
 	EACH_MEMBER(if (m->have_layout) sample_u(o, m->data_bytes, MEMBER_LABELS));
+	family(o, "dmscale_member_kind_info", "gauge",
+	       "Kind of the member (ebs or instance-store) and whether it is in the first tier's stripe (from "
+	       "its label; needs root); always 1.");
+	EACH_MEMBER(if (m->kind[0]) sample_u(o, 1, "member", idx, "volume_id", m->volume_id, "device", m->device,
+					      "kind", m->kind, "striped", m->striped ? "1" : "0", END));
+	family(o, "dmscale_pool_stripe_members", "gauge",
+	       "Instance-store members striped as the pool's first tier (absent: no stripe).");
+	if (st->stripe_count)
+		sample_u(o, st->stripe_count, END);
+	family(o, "dmscale_pool_stripe_chunk_bytes", "gauge", "Chunk size of the first tier's stripe.");
+	if (st->stripe_count)
+		sample_u(o, st->stripe_chunk_bytes, END);
 #undef MEMBER_LABELS
 #undef EACH_MEMBER
 }

@@ -16,7 +16,7 @@ static int member_equal(const struct dms_member *x, const struct dms_member *y)
 	return memcmp(x->uuid, y->uuid, 16) == 0 &&
 	       strncmp(x->volume_id, y->volume_id, DMS_VOLUME_ID_MAX) == 0 &&
 	       x->size_bytes == y->size_bytes && x->data_offset_bytes == y->data_offset_bytes &&
-	       x->data_bytes == y->data_bytes;
+	       x->data_bytes == y->data_bytes && x->kind == y->kind;
 }
 
 /* Two labels of one generation must describe the same pool state: everything
@@ -30,7 +30,10 @@ static int same_pool_state(const struct dms_label *a, const struct dms_label *b)
 	    a->thin_meta_offset_bytes != b->thin_meta_offset_bytes ||
 	    a->thin_meta_bytes != b->thin_meta_bytes ||
 	    a->thin_virtual_bytes != b->thin_virtual_bytes ||
-	    a->thin_meta_active_bytes != b->thin_meta_active_bytes || a->member_count != b->member_count)
+	    a->thin_meta_active_bytes != b->thin_meta_active_bytes || a->member_count != b->member_count ||
+	    a->version != b->version || a->stripe_count != b->stripe_count ||
+	    a->stripe_chunk_bytes != b->stripe_chunk_bytes || memcmp(a->lineage_uuid, b->lineage_uuid, 16) ||
+	    a->recreate_epoch != b->recreate_epoch)
 		return 0;
 	for (uint32_t i = 0; i < a->member_count; i++)
 		if (!member_equal(&a->members[i], &b->members[i]))
@@ -219,6 +222,12 @@ int dms_plan_assembly(const struct dms_found *found, size_t n, const char *pool_
 	return 0;
 }
 
+static bool member_area_ok(const struct dms_member *m)
+{
+	return m->data_bytes && m->data_bytes % SECTOR_BYTES == 0 && m->data_offset_bytes &&
+	       m->data_offset_bytes % SECTOR_BYTES == 0;
+}
+
 int dms_plan_linear(const struct dms_label *l, struct dms_table *t)
 {
 	if (!l || !t)
@@ -228,15 +237,40 @@ int dms_plan_linear(const struct dms_label *l, struct dms_table *t)
 		return -EINVAL;
 
 	sectors_t start = 0;
-	for (uint32_t i = 0; i < l->member_count; i++) {
+	uint32_t first = 0;
+	size_t k = 0;
+	if (l->stripe_count >= 2) {
+		/* The first segment: dm-stripe over members 0..stripe_count-1, all
+		 * with the same data area length, a whole number of chunks. */
+		if (l->stripe_count > DMS_MAX_STRIPE || l->stripe_count > l->member_count ||
+		    !l->stripe_chunk_bytes || l->stripe_chunk_bytes % SECTOR_BYTES)
+			goto inval;
+		for (uint32_t i = 0; i < l->stripe_count; i++)
+			if (!member_area_ok(&l->members[i]) || l->members[i].data_bytes != l->members[0].data_bytes ||
+			    l->members[i].data_bytes % l->stripe_chunk_bytes)
+				goto inval;
+		sectors_t each = bytes_to_sectors(l->members[0].data_bytes);
+		if (each > UINT64_MAX / l->stripe_count)
+			goto inval;
+		t->seg[k++] = (struct dms_segment){
+			.start_sectors = 0,
+			.length_sectors = each * l->stripe_count,
+			.member_index = 0,
+			.offset_sectors = bytes_to_sectors(l->members[0].data_offset_bytes),
+			.stripes = l->stripe_count,
+			.chunk_sectors = bytes_to_sectors(l->stripe_chunk_bytes),
+		};
+		start = each * l->stripe_count;
+		first = l->stripe_count;
+	}
+	for (uint32_t i = first; i < l->member_count; i++) {
 		const struct dms_member *m = &l->members[i];
-		if (m->data_bytes == 0 || m->data_bytes % SECTOR_BYTES ||
-		    m->data_offset_bytes == 0 || m->data_offset_bytes % SECTOR_BYTES)
+		if (!member_area_ok(m))
 			goto inval;
 		sectors_t len = bytes_to_sectors(m->data_bytes);
 		if (start > UINT64_MAX - len)
 			goto inval;
-		t->seg[i] = (struct dms_segment){
+		t->seg[k++] = (struct dms_segment){
 			.start_sectors = start,
 			.length_sectors = len,
 			.member_index = i,
@@ -244,7 +278,7 @@ int dms_plan_linear(const struct dms_label *l, struct dms_table *t)
 		};
 		start += len;
 	}
-	t->count = l->member_count;
+	t->count = k;
 	t->total_sectors = start;
 	return 0;
 inval:

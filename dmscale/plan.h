@@ -49,12 +49,15 @@ struct dms_assembly {
 int dms_plan_assembly(const struct dms_found *found, size_t n, const char *pool_name,
 		      const uint8_t *pool_uuid, struct dms_assembly *out);
 
-/* One dm-linear segment. */
+/* One segment: dm-linear over one member, or (stripes >= 2) dm-stripe over
+ * members member_index .. member_index + stripes - 1. */
 struct dms_segment {
 	sectors_t start_sectors;      /* logical start in the target */
 	sectors_t length_sectors;
 	uint32_t member_index;
-	sectors_t offset_sectors;     /* offset on the member device */
+	sectors_t offset_sectors;     /* offset on the member device (linear) */
+	uint32_t stripes;             /* 0: linear; >= 2: striped */
+	sectors_t chunk_sectors;      /* striped: chunk size */
 };
 
 struct dms_table {
@@ -63,8 +66,10 @@ struct dms_table {
 	sectors_t total_sectors;
 };
 
-/* dm-linear table over members[0..member_count) in index order, each member's
- * data area. -EINVAL if any length or offset is not whole sectors or zero. */
+/* The table over members[0..member_count) in index order, each member's data
+ * area: with a stripe (label v2), one striped segment over the first
+ * stripe_count members, then one linear segment per member. -EINVAL if any
+ * length or offset is not whole sectors or zero, or the stripe is malformed. */
 int dms_plan_linear(const struct dms_label *l, struct dms_table *t);
 
 /* Format segment i as the dm-linear params "MAJ:MIN OFFSET" into out. */

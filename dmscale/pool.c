@@ -21,6 +21,8 @@
 #include "dmscale/log.h"
 #include "dmscale/pending.h"
 #include "dmscale/plan.h"
+#include "dmscale/pool_recreate.h"
+#include "dmscale/pool_tier.h"
 #include "dmscale/probe.h"
 #include "dmscale/reconcile.h"
 #include "dmscale/scan.h"
@@ -32,6 +34,9 @@
 static struct dms_pool_params params_of(const struct dms_opts *o, const char *mountpoint, bool do_mount)
 {
 	struct dms_pool_params p = { .mountpoint = mountpoint, .do_mount = do_mount };
+	/* lost instance storage is settled by assemble/init, never by a udev event */
+	if (o && do_mount && !o->udev)
+		p.scratch = o->no_scratch_recreate ? DMS_SCRATCH_REFUSE : DMS_SCRATCH_RECREATE;
 	if (o && (o->low_water_bytes || o->low_water_percent > 0)) {
 		p.low_water_set = true;
 		p.low_water_bytes = o->low_water_bytes;
@@ -113,6 +118,25 @@ static int view_open(const char *pool, struct pool_view *v)
 	return r < 0 ? r : dms_scan_plan_pool(v->s, pool, v->a);
 }
 
+/* view_open for assemble: between the scan and the plan, a pool whose
+ * instance storage was lost is recreated (or refused) per pp->scratch. */
+static int view_open_assemble(const char *pool, struct pool_view *v, const struct dms_pool_params *pp)
+{
+	v->s = dms_scan_new();
+	v->a = calloc(1, sizeof(*v->a));
+	if (!v->s || !v->a)
+		return -ENOMEM;
+	int r = dms_scan_labels(v->s);
+	if (r == 0 && pp->scratch != DMS_SCRATCH_IGNORE) {
+		int q = dms_pool_recreate(pool, v->s, pp);
+		if (q < 0)
+			return q;
+		if (q == 0)
+			r = dms_scan_labels(v->s);      /* read back what the recreate wrote */
+	}
+	return r < 0 ? r : dms_scan_plan_pool(v->s, pool, v->a);
+}
+
 static void view_close(struct pool_view *v)
 {
 	free(v->a);
@@ -125,7 +149,7 @@ static int assemble_one(const char *pool, const struct dms_pool_params *pp)
 	int lock = dms_pool_lock(pool);
 	if (lock < 0)
 		return lock;
-	int r = view_open(pool, &v);
+	int r = view_open_assemble(pool, &v, pp);
 	if (r == -ENOENT)
 		r = log_error_errno(ENOENT, "pool %s: no member found on this system", pool);
 	if (r == 0)
@@ -236,7 +260,11 @@ int dms_cmd_init(const struct dms_opts *o, const char *device)
 				    "use 'dmscale attach %s' to add it", o->name, dmname, device, device);
 	if (r == 0)
 		r = check_candidate(&d, o->force);
-	if (r == 0)
+	if (r == 0 && !o->instance_store_off)
+		r = dms_pool_create_tiered(o, &d);     /* 1: no instance storage */
+	else if (r == 0)
+		r = 1;
+	if (r == 1)
 		r = create_pool(o, &d);
 	dms_device_close(&d);       /* before dm claims it */
 	dms_pool_unlock(lock);

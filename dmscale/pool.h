@@ -23,6 +23,9 @@ struct dms_opts {
 	bytes_t low_water_bytes;   /* thin: free data space below which the kernel signals … */
 	double low_water_percent;  /* … or below this % of the data size, whichever is larger */
 	unsigned wait_members_s;   /* assemble: wait up to this long for members the labels name */
+	bool instance_store_off;   /* init: --instance-store off (config instance_store "off") */
+	bool instance_store_set;   /* --instance-store given: it wins over the config */
+	bool no_scratch_recreate;  /* assemble: config scratch_recreate false: refuse, never recreate */
 };
 
 int dms_cmd_init(const struct dms_opts *o, const char *device);

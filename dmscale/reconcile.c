@@ -9,6 +9,7 @@
 
 #include "dmscale/failpoint.h"
 #include "dmscale/log.h"
+#include "dmscale/stripe.h"
 #include "dmscale/target.h"
 
 static const char *const role_suffix[DMS_RC_ROLES] = { "", "-tmeta", "-tdata", "-tpool" };
@@ -126,8 +127,13 @@ int dms_rc_linear_table(const struct dms_rc_input *in, struct dms_dm_target *tg,
 		dev_t dev = in->member_devnum[t.seg[i].member_index];
 		tg[i].start_sectors = t.seg[i].start_sectors;
 		tg[i].length_sectors = t.seg[i].length_sectors;
-		tg[i].type = "linear";
-		r = dms_segment_params(&t.seg[i], major(dev), minor(dev), tg[i].params, sizeof(tg[i].params));
+		if (t.seg[i].stripes >= 2) {
+			tg[i].type = "striped";
+			r = dms_stripe_params(l, &t.seg[i], in->member_devnum, tg[i].params, sizeof(tg[i].params));
+		} else {
+			tg[i].type = "linear";
+			r = dms_segment_params(&t.seg[i], major(dev), minor(dev), tg[i].params, sizeof(tg[i].params));
+		}
 		if (r < 0)
 			return r;
 	}
@@ -181,7 +187,9 @@ static int plan_fs(const struct dms_rc_input *in, const struct dms_target_ops *t
 			p->more = true;          /* observe the device first */
 			return 0;
 		}
-		if (in->has_fs == 1 && in->mkfs_pending && l->generation == 1 && l->member_count == 1) {
+		/* Generation 1 is a pool as init (or a scratch recreate) wrote it:
+		 * nothing was ever appended, so no filesystem can span a later member. */
+		if (in->has_fs == 1 && in->mkfs_pending && l->generation == 1) {
 			if (!(a = dms_rc_add(p, DMS_RC_MKFS)))
 				return -E2BIG;
 			a->size_bytes = size;
@@ -189,7 +197,7 @@ static int plan_fs(const struct dms_rc_input *in, const struct dms_target_ops *t
 			snprintf(a->note, sizeof(a->note), "/dev/mapper/%s: pool %s: an mkfs was cut off before it "
 				 "finished: running mkfs.%s again", node, l->pool_name, l->fs_type);
 		} else if (in->has_fs == 0) {
-			if (l->generation != 1 || l->member_count != 1)
+			if (l->generation != 1)
 				return log_error_errno(EUCLEAN, "/dev/mapper/%s: pool %s (generation %" PRIu64 ") "
 						       "holds no filesystem; refusing to format a grown pool. "
 						       "Inspect it by hand.", node, l->pool_name, l->generation);

@@ -28,6 +28,14 @@ struct dms_pool_params {
 	double low_water_percent;
 	const char *mountpoint;       /* NULL: the saved one, else DMS_DEFAULT_MOUNTPOINT */
 	bool do_mount;                /* assemble/init mount; attach only grows what is mounted */
+	int scratch;                  /* lost instance storage (pool_recreate.c): enum dms_scratch */
+};
+
+/* What assemble does with a pool whose instance-store members came back blank. */
+enum dms_scratch {
+	DMS_SCRATCH_IGNORE = 0,       /* not here (udev events, attach): report it as incomplete */
+	DMS_SCRATCH_REFUSE,           /* scratch_recreate false: refuse, naming the blank disks */
+	DMS_SCRATCH_RECREATE,         /* scratch_recreate true: recreate at a new pool uuid */
 };
 
 /* One dm device as the kernel has it. */

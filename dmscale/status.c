@@ -167,7 +167,12 @@ int dms_status_collect(const char *pool, struct dms_status *st)
 				m->data_offset_bytes = l->members[i].data_offset_bytes;
 				m->data_bytes = l->members[i].data_bytes;
 				m->have_layout = true;
+				snprintf(m->kind, sizeof(m->kind), "%s",
+					 l->members[i].kind == DMS_KIND_INSTANCE_STORE ? "instance-store" : "ebs");
+				m->striped = i < l->stripe_count;
 			}
+			st->stripe_count = l->stripe_count;
+			st->stripe_chunk_bytes = l->stripe_chunk_bytes;
 			if (r == -ENODEV)
 				snprintf(st->state, sizeof(st->state), "degraded");
 			else if (active && table_members < l->member_count)
@@ -229,6 +234,14 @@ int dms_status_collect(const char *pool, struct dms_status *st)
 	return 0;
 }
 
+uint32_t dms_status_ebs_members(const struct dms_status *st)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < st->member_count && i < DMS_MAX_MEMBERS; i++)
+		n += strcmp(st->members[i].kind, "instance-store") != 0;
+	return n;
+}
+
 void dms_status_release(struct dms_status *st)
 {
 	json_decref((json_t *)st->daemon);
@@ -277,9 +290,19 @@ int dms_status_print_json(const struct dms_status *st, FILE *f)
 		json_object_set_new(j, "data_offset_bytes",
 				    m->have_layout ? json_integer((json_int_t)m->data_offset_bytes) : json_null());
 		json_object_set_new(j, "data_bytes", m->have_layout ? json_integer((json_int_t)m->data_bytes) : json_null());
+		json_object_set_new(j, "kind", m->kind[0] ? json_string(m->kind) : json_null());
+		json_object_set_new(j, "striped", json_boolean(m->striped));
 		json_array_append_new(members, j);
 	}
 	json_object_set_new(o, "members", members);
+	if (st->stripe_count) {
+		json_t *sj = json_object();
+		json_object_set_new(sj, "members", json_integer(st->stripe_count));
+		json_object_set_new(sj, "chunk_bytes", json_integer((json_int_t)st->stripe_chunk_bytes));
+		json_object_set_new(o, "stripe", sj);
+	} else {
+		json_object_set_new(o, "stripe", json_null());
+	}
 	for (size_t i = 0; i < st->pending.count; i++)
 		json_array_append_new(pending, json_string(st->pending.ids[i]));
 	json_object_set_new(o, "pending", pending);
@@ -335,14 +358,20 @@ int dms_status_print_table(const struct dms_status *st, FILE *f)
 		human(t->metadata_total_bytes, b, sizeof(b));
 		fprintf(f, "            metadata %s of %s used%s\n", a, b, t->needs_check ? ", NEEDS CHECK" : "");
 	}
-	fprintf(f, "\n  %-5s %-16s %-22s %12s %12s %14s\n", "INDEX", "DEVICE", "VOLUME", "SIZE", "OFFSET", "DATA");
+	if (st->stripe_count) {
+		human(st->stripe_chunk_bytes, a, sizeof(a));
+		fprintf(f, "stripe      members 0-%u (instance store), %s chunks\n", st->stripe_count - 1, a);
+	}
+	fprintf(f, "\n  %-5s %-16s %-22s %12s %12s %14s  %s\n", "INDEX", "DEVICE", "VOLUME", "SIZE", "OFFSET", "DATA",
+		"KIND");
 	for (uint32_t i = 0; i < st->member_count; i++) {
 		const struct dms_status_member *m = &st->members[i];
 		human(m->size_bytes, a, sizeof(a));
 		human(m->data_offset_bytes, b, sizeof(b));
 		human(m->data_bytes, c, sizeof(c));
-		fprintf(f, "  %-5u %-16s %-22s %12s %12s %14s\n", m->index, m->device[0] ? m->device : "(missing)",
-			m->volume_id[0] ? m->volume_id : "-", a, m->have_layout ? b : "?", m->have_layout ? c : "?");
+		fprintf(f, "  %-5u %-16s %-22s %12s %12s %14s  %s%s\n", m->index, m->device[0] ? m->device : "(missing)",
+			m->volume_id[0] ? m->volume_id : "-", a, m->have_layout ? b : "?", m->have_layout ? c : "?",
+			m->kind[0] ? m->kind : "?", m->striped ? " (striped)" : "");
 	}
 	for (size_t i = 0; i < st->pending.count; i++)
 		fprintf(f, "  pending %s\n", st->pending.ids[i]);

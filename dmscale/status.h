@@ -14,6 +14,8 @@ struct dms_status_member {
 	bytes_t data_offset_bytes;
 	bytes_t data_bytes;
 	bool have_layout;                 /* false when labels were not readable */
+	char kind[16];                    /* "ebs" | "instance-store" (from the label); "" unknown */
+	bool striped;                     /* in the stripe of the first tier */
 };
 
 /* dm-thin mode only: the thin-pool's kernel status (target "thin"). */
@@ -40,6 +42,8 @@ struct dms_status {
 	bool fs_mounted;
 	bytes_t fs_size_bytes, fs_used_bytes, fs_free_bytes;
 	uint32_t member_count;
+	uint32_t stripe_count;            /* members in the first tier's dm-stripe (0: none) */
+	bytes_t stripe_chunk_bytes;
 	struct dms_status_member members[DMS_MAX_MEMBERS];
 	struct dms_pending pending;
 	struct dms_status_thin pool;      /* target "thin" only */
@@ -53,6 +57,9 @@ struct dms_status {
 };
 
 int dms_status_collect(const char *pool, struct dms_status *st);
+/* Pure: members that are EBS volumes (instance-store members are not, and do
+ * not count against max_volumes; a member of unknown kind counts). */
+uint32_t dms_status_ebs_members(const struct dms_status *st);
 int dms_status_print_json(const struct dms_status *st, FILE *f);
 int dms_status_print_table(const struct dms_status *st, FILE *f);
 void dms_status_release(struct dms_status *st);

@@ -46,6 +46,9 @@ static void pool_defaults(struct dms_opts *o)
 	o->max_data_bytes = c->max_total_gib * GIB;
 	o->low_water_bytes = c->min_free_bytes;
 	o->low_water_percent = c->min_free_percent;
+	if (!o->instance_store_set)
+		o->instance_store_off = !strcmp(c->instance_store, "off");
+	o->no_scratch_recreate = !c->scratch_recreate;
 	dms_config_wipe_secrets(c);
 	free(c);
 }

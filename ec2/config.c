@@ -55,6 +55,8 @@ static const struct key keys[] = {
 	{"ec2_endpoint", K_STR, O(ec2_endpoint), S(ec2_endpoint), 0, 0},
 	{"region", K_STR, O(region), S(region), 0, 0},
 	{"metrics_textfile", K_STR, O(metrics_textfile), S(metrics_textfile), 0, 0},
+	{"instance_store", K_STR, O(instance_store), S(instance_store), 0, 0},
+	{"scratch_recreate", K_BOOL, O(scratch_recreate), 0, 0, 0},
 };
 #undef O
 #undef S
@@ -94,6 +96,8 @@ void dms_config_defaults(struct dms_config *c)
 	c->api_timeout_ms = 15000;
 	snprintf(c->imds_endpoint, sizeof(c->imds_endpoint), "http://169.254.169.254");
 	snprintf(c->metrics_textfile, sizeof(c->metrics_textfile), "%s", DMS_METRICS_TEXTFILE_DEFAULT);
+	snprintf(c->instance_store, sizeof(c->instance_store), "auto");
+	c->scratch_recreate = true;
 }
 
 static bool printable(const char *s)
@@ -286,6 +290,8 @@ int dms_config_validate(const struct dms_config *c, char *err, size_t errlen)
 		ok |= !strcmp(types[i], c->volume_type);
 	if (!ok)
 		return fail(err, errlen, "key \"volume_type\": \"%s\" is not one of gp2 gp3 io1 io2 st1 sc1 standard", c->volume_type);
+	if (strcmp(c->instance_store, "auto") && strcmp(c->instance_store, "off"))
+		return fail(err, errlen, "key \"instance_store\": \"%s\" is not auto or off", c->instance_store);
 	if (!c->pool[0])
 		return fail(err, errlen, "key \"pool\": must not be empty");
 	if (!dms_valid_pool_name(c->pool))

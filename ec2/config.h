@@ -41,6 +41,12 @@
  *                                                rewritten atomically with the state file; absolute,
  *                                                ending in ".prom"; "" = none; skipped while its
  *                                                directory does not exist; one path per pool
+ * instance_store      string   "auto"            init: auto = the first tier over the blank
+ *                                                instance-store NVMe disks (striped); off = EBS only
+ *                                                (the --instance-store option overrides it)
+ * scratch_recreate    boolean  true              assemble: a pool whose instance storage came
+ *                                                back blank is recreated empty at a new uuid; false:
+ *                                                refused, naming the blank disks
  */
 #ifndef DMSCALE_EC2_CONFIG_H
 #define DMSCALE_EC2_CONFIG_H
@@ -87,6 +93,8 @@ struct dms_config {
 	char ec2_endpoint[256];
 	char region[32];
 	char metrics_textfile[256];
+	char instance_store[8];       /* "auto" | "off" */
+	bool scratch_recreate;
 	/* static credentials (environment only, never from the file) */
 	bool has_static_creds;
 	char access_key_id[128];

@@ -172,7 +172,7 @@ static void tick(struct daemon *d)
 		.free_bytes = d->free_b,
 		.fill_rate_bps = fill_rate_bps(&d->fr),
 		.attach_latency_s = d->attach_latency_s,
-		.n_volumes = d->st->member_count,
+		.n_volumes = dms_status_ebs_members(d->st),   /* max_volumes counts EBS volumes */
 		.pool_gib = ((d->thin ? d->total : d->st->size_bytes) + GIB - 1) / GIB,
 		.attachments_in_use = d->attachments_in_use,
 		.in_flight = (uint32_t)d->n_waits,

@@ -49,7 +49,7 @@ static int member_same(const struct dms_member *x, const struct dms_member *y)
 {
 	return !memcmp(x->uuid, y->uuid, 16) && !strcmp(x->volume_id, y->volume_id) &&
 	       x->size_bytes == y->size_bytes && x->data_offset_bytes == y->data_offset_bytes &&
-	       x->data_bytes == y->data_bytes;
+	       x->data_bytes == y->data_bytes && x->kind == y->kind;
 }
 
 static int label_same(const struct dms_label *a, const struct dms_label *b)
@@ -60,7 +60,9 @@ static int label_same(const struct dms_label *a, const struct dms_label *b)
 	    strcmp(a->fs_type, b->fs_type) || a->target != b->target ||
 	    a->created_unix != b->created_unix || a->thin_meta_offset_bytes != b->thin_meta_offset_bytes ||
 	    a->thin_meta_bytes != b->thin_meta_bytes || a->thin_virtual_bytes != b->thin_virtual_bytes ||
-	    a->thin_meta_active_bytes != b->thin_meta_active_bytes || a->member_count != b->member_count)
+	    a->thin_meta_active_bytes != b->thin_meta_active_bytes || a->member_count != b->member_count ||
+	    a->stripe_count != b->stripe_count || a->stripe_chunk_bytes != b->stripe_chunk_bytes ||
+	    memcmp(a->lineage_uuid, b->lineage_uuid, 16) || a->recreate_epoch != b->recreate_epoch)
 		return 0;
 	for (uint32_t i = 0; i < a->member_count; i++)
 		if (!member_same(&a->members[i], &b->members[i]))
@@ -72,7 +74,14 @@ static int label_same(const struct dms_label *a, const struct dms_label *b)
 static void check_decoded(const struct dms_label *l)
 {
 	FUZZ_ASSERT(dms_label_validate(l) == 0);
-	FUZZ_ASSERT(l->version == DMS_LABEL_VERSION);
+	FUZZ_ASSERT(l->version == DMS_LABEL_VERSION || l->version == DMS_LABEL_VERSION_2);
+	FUZZ_ASSERT(l->version == DMS_LABEL_VERSION_2 || dms_label_min_version(l) == DMS_LABEL_VERSION);
+	FUZZ_ASSERT(l->stripe_count == 0 || (l->stripe_count >= 2 && l->stripe_count <= l->member_count &&
+					       l->stripe_count <= DMS_MAX_STRIPE));
+	for (uint32_t i = 0; i < l->stripe_count; i++)
+		FUZZ_ASSERT(l->members[i].kind == DMS_KIND_INSTANCE_STORE &&
+			    l->members[i].data_bytes == l->members[0].data_bytes &&
+			    l->members[i].data_bytes % l->stripe_chunk_bytes == 0);
 	FUZZ_ASSERT(l->generation > 0);
 	FUZZ_ASSERT(l->member_count >= 1 && l->member_count <= DMS_MAX_MEMBERS);
 	FUZZ_ASSERT(l->member_index < l->member_count);
@@ -148,8 +157,13 @@ static void two_copies(const uint8_t *data, size_t len, int fix)
 			FUZZ_ASSERT(label_same(&out, &la));
 		else if (ok == 2)
 			FUZZ_ASSERT(label_same(&out, &lb));
-		else
+		else if (!memcmp(la.pool_uuid, lb.pool_uuid, 16))
 			FUZZ_ASSERT(out.generation == (la.generation > lb.generation ? la.generation : lb.generation) &&
+				    (label_same(&out, &la) || label_same(&out, &lb)));
+		else    /* two incarnations of one pool (a recreate): the higher epoch */
+			FUZZ_ASSERT(out.recreate_epoch ==
+					    (la.recreate_epoch > lb.recreate_epoch ? la.recreate_epoch : lb.recreate_epoch) &&
+				    la.recreate_epoch != lb.recreate_epoch &&
 				    (label_same(&out, &la) || label_same(&out, &lb)));
 	} else if (ok == 0) {
 		FUZZ_ASSERT(r == ra); /* neither valid: copy A's error */

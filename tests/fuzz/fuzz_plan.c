@@ -102,11 +102,14 @@ static void check_assembly(const struct dms_found *found, size_t n, int by_uuid,
 	/* What the caller does next with a complete assembly. */
 	static struct dms_table t;
 	if (dms_plan_linear(l, &t) == 0) {
-		FUZZ_ASSERT(t.count == l->member_count);
+		/* a stripe (label v2) is one segment over the first stripe_count members */
+		const uint32_t first = l->stripe_count >= 2 ? l->stripe_count : 0;
+		FUZZ_ASSERT(t.count == l->member_count - (first ? first - 1 : 0));
 		sectors_t start = 0;
 		for (size_t i = 0; i < t.count; i++) {
 			FUZZ_ASSERT(t.seg[i].start_sectors == start && t.seg[i].length_sectors > 0);
-			FUZZ_ASSERT(t.seg[i].member_index == i);
+			FUZZ_ASSERT(t.seg[i].member_index == (first && i ? first + i - 1 : i));
+			FUZZ_ASSERT(first && i == 0 ? t.seg[i].stripes == first : t.seg[i].stripes == 0);
 			start += t.seg[i].length_sectors;
 		}
 		FUZZ_ASSERT(t.total_sectors == start);

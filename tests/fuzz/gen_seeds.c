@@ -11,6 +11,8 @@
 
 #include "dmscale/ebsname.h"
 #include "dmscale/label.h"
+#include "dmscale/pool_tier.h"
+#include "dmscale/stripe.h"
 #include "dmscale/plan.h"
 #include "dmscale/thin.h"
 
@@ -208,6 +210,42 @@ int main(int argc, char **argv)
 	m = encode(&other, 0, 1, B);          /* two pools on one device */
 	label_seed("pick-disagree", 3, A, n, B, m);
 
+	/* ---- label v2: instance store (kinds, stripe), a recreate ---- */
+	static struct dms_label tier, tier1, recreated;
+	{
+		struct dms_tier_spec ts = { .name = "scratch", .fstype = "ext4", .now_unix = 1764000000, .nis = 2,
+					    .is_bytes = { 900 * GIB, 900 * GIB + 123 * MIB },
+					    .ebs_bytes = 150 * GIB, .ebs_volume_id = "vol-0000000000000a600",
+					    .chunk_bytes = DMS_STRIPE_CHUNK_BYTES };
+		uuid(ts.pool_uuid, 6, 0xff);
+		uuid(ts.is_uuid[0], 6, 0);
+		uuid(ts.is_uuid[1], 6, 1);
+		uuid(ts.ebs_uuid, 6, 2);
+		if (dms_plan_init_tiered(&ts, &tier))
+			abort();
+		tier1 = tier;
+		append(&tier1, 6, 200 * GIB, 1);
+		ts.nis = 1;
+		ts.ebs_volume_id = "vol-0000000000000a700";
+		uuid(ts.pool_uuid, 7, 0xff);
+		static struct dms_label one;
+		if (dms_plan_init_tiered(&ts, &one))
+			abort();
+		n = encode(&one, 0, 0, A);
+		label_seed("v2-one-instance-store-member0", 1, A, n, NULL, 0);
+		recreated = tier;           /* the next incarnation: new uuid, same lineage, epoch 1 */
+		memcpy(recreated.lineage_uuid, tier.pool_uuid, 16);
+		uuid(recreated.pool_uuid, 8, 0xff);
+		recreated.recreate_epoch = 1;
+	}
+	n = encode(&tier, 0, 0, A);
+	label_seed("v2-stripe-member0", 1, A, n, NULL, 0);
+	n = encode(&tier1, 3, 1, A);
+	label_seed("v2-stripe-ebs-appended-copyB", 1, A, n, NULL, 0);
+	n = encode(&recreated, 2, 0, A);
+	m = encode(&tier, 2, 1, B);           /* recreate cut between copy A and copy B */
+	label_seed("v2-pick-recreate-epoch", 3, A, n, B, m);
+
 	/* ---- plan: sets of devices ---- */
 	plan_begin(1);
 	for (uint32_t i = 0; i < 3; i++)
@@ -255,6 +293,22 @@ int main(int argc, char **argv)
 	memcpy(planbuf + planlen, A, 700);
 	planlen += 700;
 	plan_end("linear-1-and-garbage");
+
+	plan_begin(1);                        /* instance store + EBS, complete */
+	for (uint32_t i = 0; i < 4; i++)
+		plan_add(&tier1, i, i & 1);
+	plan_end("v2-stripe-complete");
+
+	plan_begin(1);                        /* after a stop/start: instance store blank */
+	plan_add(&tier1, 2, 0);
+	plan_add(&tier1, 3, 0);
+	plan_end("v2-instance-store-lost");
+
+	plan_begin(1);                        /* a recreate cut off: two incarnations */
+	plan_add(&recreated, 0, 0);
+	plan_add(&recreated, 2, 0);
+	plan_add(&tier, 2, 1);
+	plan_end("v2-recreate-interrupted");
 
 	/* ---- ebsname: Identify Controller pages ---- */
 	identify("ebs-xvdba", EBS_NVME_VID, "vol0123456789abcdef0", EBS_NVME_MODEL, "/dev/xvdba");

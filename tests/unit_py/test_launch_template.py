@@ -89,7 +89,7 @@ def config_defaults():
     consts = dict(re.findall(r'#define (DMS_[A-Z0-9_]+) "([^"]*)"', hdr))
     out = {}
     for k, v in re.findall(r"c->([a-z0-9_]+) = ([^;]+);", body):
-        out[k] = eval(v, {"GIB": 1 << 30, "MIB": 1 << 20})  # noqa: S307 - literals from our own source
+        out[k] = eval(v, {"GIB": 1 << 30, "MIB": 1 << 20, "true": True, "false": False})  # noqa: S307 - literals from our own source
     for k, fmt, arg in re.findall(r'snprintf\(c->([a-z0-9_]+), sizeof\(c->\1\), "([^"]*)"(?:, ([A-Z0-9_]+))?\)', body):
         out[k] = consts[arg] if arg else fmt
     return out

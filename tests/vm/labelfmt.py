@@ -1,4 +1,5 @@
-"""An independent reader and writer of the dmscale label (docs/FORMAT.md, v1),
+"""An independent reader and writer of the dmscale label (docs/FORMAT.md, v1
+and v2: member kinds, the instance-store stripe, the recreate lineage),
 written from the document, for host-side checks of disk images and for
 crafting hostile labels. Not shared with the C codec on purpose."""
 import struct
@@ -41,7 +42,7 @@ def decode(buf, copy):
     if len(buf) < 16 or buf[:16] != MAGIC:
         return "blank" if not any(buf[:512]) else "no magic"
     version, label_len, crc, cp = struct.unpack_from("<IIII", buf, 16)
-    if version != 1:
+    if version not in (1, 2):
         return f"version {version}"
     if not 512 <= label_len <= COPY_BYTES or len(buf) < label_len:
         return f"bad label_len {label_len}"
@@ -58,16 +59,29 @@ def decode(buf, copy):
         return "bad member_count/index"
     target, = struct.unpack_from("<I", buf, 144)
     thin = struct.unpack_from("<QQQQ", buf, 160)
+    # v2 (§2.1, §2.2): in v1 these bytes are reserved and ignored
+    v2 = version >= 2
+    stripe_count, = struct.unpack_from("<I", buf, 192) if v2 else (0,)
+    stripe_chunk, = struct.unpack_from("<Q", buf, 200) if v2 else (0,)
+    lineage = bytes(buf[208:224]) if v2 else bytes(16)
+    epoch, = struct.unpack_from("<I", buf, 224) if v2 else (0,)
     members = []
     for i in range(count):
         o = 512 + 128 * i
         size, doff, dbytes = struct.unpack_from("<QQQ", buf, o + 48)
+        kind, = struct.unpack_from("<I", buf, o + 72) if v2 else (0,)
         members.append({"uuid": bytes(buf[o:o + 16]), "volume_id": _cstr(buf[o + 16:o + 48]),
-                        "size_bytes": size, "data_offset_bytes": doff, "data_bytes": dbytes})
-    return {"generation": gen, "pool_uuid": pool_uuid, "member_uuid": member_uuid,
+                        "size_bytes": size, "data_offset_bytes": doff, "data_bytes": dbytes,
+                        "kind": kind})
+    return {"version": version, "generation": gen, "pool_uuid": pool_uuid, "member_uuid": member_uuid,
             "member_index": idx, "member_count": count, "pool_name": _cstr(buf[80:128]),
             "fs_type": _cstr(buf[128:144]), "target": target, "thin": thin, "members": members,
+            "stripe_count": stripe_count, "stripe_chunk_bytes": stripe_chunk,
+            "lineage_uuid": lineage if any(lineage) else pool_uuid, "recreate_epoch": epoch,
             "raw": bytes(buf[:label_len])}
+
+
+KIND_EBS, KIND_INSTANCE_STORE = 0, 1
 
 
 def read_image(path):
@@ -79,13 +93,22 @@ def read_image(path):
 
 
 def encode(copy, generation, pool_uuid, member_uuid, member_index, pool_name, fs_type, target,
-           members, created=1700000000, thin=(0, 0, 0, 0)):
-    """One copy (label_len bytes). members: list of (uuid16, volume_id, size, data_off, data_bytes)."""
+           members, created=1700000000, thin=(0, 0, 0, 0), version=1, stripe=(0, 0), lineage=None,
+           epoch=0, kinds=None):
+    """One copy (label_len bytes). members: list of (uuid16, volume_id, size, data_off, data_bytes).
+    version 2: stripe (count, chunk_bytes), lineage (16 bytes, None: zero), epoch, kinds (per member)."""
     n = len(members)
     label_len = 512 + 128 * n
     b = bytearray(label_len)
     b[0:16] = MAGIC
-    struct.pack_into("<IIII", b, 16, 1, label_len, 0, copy)
+    struct.pack_into("<IIII", b, 16, version, label_len, 0, copy)
+    if version >= 2:
+        struct.pack_into("<I", b, 192, stripe[0])
+        struct.pack_into("<Q", b, 200, stripe[1])
+        b[208:224] = lineage or bytes(16)
+        struct.pack_into("<I", b, 224, epoch)
+        for i, k in enumerate(kinds or []):
+            struct.pack_into("<I", b, 512 + 128 * i + 72, k)
     struct.pack_into("<Q", b, 32, generation)
     b[40:56] = pool_uuid
     b[56:72] = member_uuid

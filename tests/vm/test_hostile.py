@@ -302,16 +302,12 @@ SUCCESSOR_BUG = ("a disk whose label names it the next member of the live pool, 
                  "(EINVAL) and dms_dm_reload (dmscale/dm.c:141-145) leaves the live pool SUSPENDED, so all "
                  "I/O to its mount point hangs (issue 12 item 5, and a label area not checked against the "
                  "device before use)")
-CLONE_BUG = ("with a clone of a live member attached, `dmscale status` reports the live pool with no "
-             "members and no generation (dms_status_collect, dmscale/status.c:147, keeps members only "
-             "when planning returns 0 or -ENODEV; -ENOTUNIQ gives none): the daemon then takes its "
-             "members as absent (issue 12 item 2)")
 
 
 @pytest.mark.parametrize("kind", [
     "foreign-data-beyond-device",
     "live-successor-beyond-device",
-    pytest.param("clone-of-live-member", marks=pytest.mark.xfail(strict=True, reason=CLONE_BUG)),
+    "clone-of-live-member",
     "duplicate-member-uuids"])
 def test_impossible_label_is_refused_untouched(pool, kind):
     v = pool.v

@@ -11,6 +11,7 @@
 #include <sys/uio.h>
 
 #include "dmscale/log.h"
+#include "dmscale/stuck.h"
 
 enum req_state { REQ_QUEUED, REQ_INFLIGHT, REQ_DONE, REQ_FAILED };
 
@@ -31,6 +32,7 @@ struct dms_aio_batch {
 	unsigned inflight;
 	bool ran;
 	bool orphaned;                  /* freed by its owner: in the quarantine */
+	bool late;                      /* passed its deadline with I/O in flight */
 	struct dms_aio_batch *next;     /* on g.stuck while inflight > 0 after a run */
 	struct req req[DMS_AIO_BATCH_MAX];
 };
@@ -82,6 +84,9 @@ static void release(struct dms_aio_batch *b)
 	free(b);
 }
 
+/* Has the device (key_dev, key_ino) a request still in flight past its deadline? */
+static bool key_stuck(dev_t key_dev, ino_t key_ino);
+
 static void dispatch(const struct io_event *ev)
 {
 	struct req *q = ev->data;
@@ -90,6 +95,9 @@ static void dispatch(const struct io_event *ev)
 		return;
 	}
 	struct dms_aio_batch *b = q->batch;
+	const bool late = b->late;
+	const dev_t key_dev = q->key_dev;
+	const ino_t key_ino = q->key_ino;
 	q->res = (long)ev->res;
 	q->state = REQ_DONE;
 	b->inflight--;
@@ -107,6 +115,9 @@ static void dispatch(const struct io_event *ev)
 		if (b->orphaned)
 			release(b);
 	}
+	/* b may be gone: the other processes may use the device again (stuck.h) */
+	if (late && !key_stuck(key_dev, key_ino))
+		dms_stuck_clear(key_dev, key_ino);
 }
 
 /* One io_getevents call; dispatches what it returns. */
@@ -188,15 +199,20 @@ void *dms_aio_batch_add(struct dms_aio_batch *b, int fd, enum dms_aio_op op, byt
 	return q->buf;
 }
 
-/* Does the device of q have a request still in flight past its deadline? */
-static bool device_stuck(const struct req *q)
+static bool key_stuck(dev_t key_dev, ino_t key_ino)
 {
 	for (const struct dms_aio_batch *b = g.stuck; b; b = b->next)
 		for (size_t i = 0; i < b->n; i++)
-			if (b->req[i].state == REQ_INFLIGHT && b->req[i].key_dev == q->key_dev &&
-			    b->req[i].key_ino == q->key_ino)
+			if (b->req[i].state == REQ_INFLIGHT && b->req[i].key_dev == key_dev &&
+			    b->req[i].key_ino == key_ino)
 				return true;
 	return false;
+}
+
+/* Does the device of q have a request still in flight past its deadline? */
+static bool device_stuck(const struct req *q)
+{
+	return key_stuck(q->key_dev, q->key_ino);
 }
 
 static void fail(struct req *q, int err)
@@ -217,6 +233,7 @@ int dms_aio_batch_run(struct dms_aio_batch *b, int timeout_ms)
 	struct iocb *list[DMS_AIO_BATCH_MAX];
 	size_t k = 0;
 	int first_err = 0;
+	pid_t owner;
 
 	if (b->ran)
 		return -EINVAL;
@@ -248,6 +265,14 @@ int dms_aio_batch_run(struct dms_aio_batch *b, int timeout_ms)
 				log_error_errno(EBUSY, "%s: an earlier I/O to this device is still in flight past "
 						"its deadline; no more I/O to it until it completes (check the "
 						"volume's EBS status)", q->what);
+		} else if ((owner = dms_stuck_owner(q->key_dev, q->key_ino)) > 0) {
+			/* Submitting would make this process wait out its deadline
+			 * (under the pool lock) and then hang at exit: refuse now. */
+			fail(q, -EBUSY);
+			first_err = first_err ? first_err :
+				log_error_errno(EBUSY, "%s: an I/O of dmscale process %d to this device is stuck "
+						"past its deadline; no I/O to it until that completes (check the "
+						"volume's EBS status)", q->what, (int)owner);
 		} else {
 			list[k++] = &q->cb;
 		}
@@ -300,7 +325,9 @@ int dms_aio_batch_run(struct dms_aio_batch *b, int timeout_ms)
 			b->req[i].res = -ETIMEDOUT;
 			log_error("%s: I/O did not complete within %d ms; the device is not responding "
 				  "(check the volume's EBS status)", b->req[i].what, timeout_ms);
+			dms_stuck_mark(b->req[i].key_dev, b->req[i].key_ino);
 		}
+	b->late = true;
 	b->next = g.stuck;
 	g.stuck = b;
 	return -ETIMEDOUT;

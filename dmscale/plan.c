@@ -58,6 +58,32 @@ static int pool_selected(const struct dms_label *l, const uint8_t *pool_uuid)
 	return memcmp(l->pool_uuid, pool_uuid, 16) == 0;
 }
 
+/* Is found[k] a clone of a live member: not in the live table itself, while a
+ * device that is carries the same pool and member uuid at a generation at
+ * least as new (a copy is never newer than what it was copied from)? Then it
+ * is ignored (docs/FORMAT.md §6 rule 2). Returns the live twin, or SIZE_MAX. */
+static size_t live_twin(const struct dms_found *found, size_t n, size_t k)
+{
+	const struct dms_label *l = &found[k].label;
+	if (found[k].live)
+		return SIZE_MAX;
+	for (size_t j = 0; j < n; j++) {
+		const struct dms_label *o = &found[j].label;
+		if (j != k && found[j].live && !memcmp(o->pool_uuid, l->pool_uuid, 16) &&
+		    !memcmp(o->member_uuid, l->member_uuid, 16) && o->generation >= l->generation &&
+		    dms_label_validate(o) == 0)
+			return j;
+	}
+	return SIZE_MAX;
+}
+
+/* A valid label of the selected pool that takes part in the assembly. */
+static bool counts(const struct dms_found *found, size_t n, size_t k, const uint8_t *target, bool any_live)
+{
+	return pool_selected(&found[k].label, target) && dms_label_validate(&found[k].label) == 0 &&
+	       !(any_live && live_twin(found, n, k) != SIZE_MAX);
+}
+
 int dms_plan_assembly(const struct dms_found *found, size_t n, const char *pool_name,
 		      const uint8_t *pool_uuid, struct dms_assembly *out)
 {
@@ -69,6 +95,10 @@ int dms_plan_assembly(const struct dms_found *found, size_t n, const char *pool_
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < DMS_MAX_MEMBERS; i++)
 		out->member_found[i] = SIZE_MAX;
+	out->dup_found[0] = out->dup_found[1] = SIZE_MAX;
+	bool any_live = false;
+	for (size_t k = 0; k < n; k++)
+		any_live |= found[k].live;
 
 	/* 1. Which pool: by uuid, or the single pool uuid carrying that name.
 	 *    Labels that are not structurally valid are ignored throughout. */
@@ -96,22 +126,35 @@ int dms_plan_assembly(const struct dms_found *found, size_t n, const char *pool_
 			return -ENOENT;
 	}
 
-	/* 2. The labels of that pool: newest generation, duplicate member uuids. */
+	/* 2. The labels of that pool: newest generation, duplicate member uuids.
+	 *    A clone of a device in the live table is ignored; other duplicates
+	 *    cannot be told apart. */
 	size_t newest_k = SIZE_MAX;
 	for (size_t k = 0; k < n; k++) {
 		const struct dms_label *l = &found[k].label;
 		if (!pool_selected(l, target) || dms_label_validate(l) < 0)
 			continue;
+		size_t twin = any_live ? live_twin(found, n, k) : SIZE_MAX;
+		if (twin != SIZE_MAX) {
+			if (out->clones < DMS_MAX_MEMBERS) {
+				out->clone_found[out->clones] = k;
+				out->clone_of[out->clones] = twin;
+			}
+			out->clones++;
+			continue;
+		}
 		for (size_t j = 0; j < k; j++) {
 			const struct dms_label *o = &found[j].label;
 			/* cheap tests first: validate only on a match */
 			if (!pool_selected(o, target) || memcmp(o->member_uuid, l->member_uuid, 16) != 0 ||
-			    dms_label_validate(o) < 0)
+			    !counts(found, n, j, target, any_live))
 				continue;
 			dms_uuid_format(l->member_uuid, ustr);
 			log_debug("member %s seen on both %s and %s (cloned volume?)", ustr,
 				  found[j].devnode ? found[j].devnode : "?",
 				  found[k].devnode ? found[k].devnode : "?");
+			out->dup_found[0] = j;
+			out->dup_found[1] = k;
 			return -ENOTUNIQ;
 		}
 		if (newest_k == SIZE_MAX || l->generation > found[newest_k].label.generation)
@@ -133,7 +176,7 @@ int dms_plan_assembly(const struct dms_found *found, size_t n, const char *pool_
 	bool conflict = false;
 	for (size_t k = 0; k < n; k++) {
 		const struct dms_label *l = &found[k].label;
-		if (pool_selected(l, target) && l->generation == gen && dms_label_validate(l) == 0 &&
+		if (l->generation == gen && counts(found, n, k, target, any_live) &&
 		    !same_pool_state(l, &found[newest_k].label))
 			conflict = true;
 	}
@@ -141,7 +184,7 @@ int dms_plan_assembly(const struct dms_found *found, size_t n, const char *pool_
 		chosen = SIZE_MAX;
 		for (size_t k = 0; k < n; k++) {
 			const struct dms_label *l = &found[k].label;
-			if (!pool_selected(l, target) || l->generation != gen || dms_label_validate(l) < 0 ||
+			if (l->generation != gen || !counts(found, n, k, target, any_live) ||
 			    l->member_index + 1 >= l->member_count)
 				continue;       /* not a confirmation by an existing member */
 			if (chosen == SIZE_MAX) {
@@ -158,7 +201,7 @@ int dms_plan_assembly(const struct dms_found *found, size_t n, const char *pool_
 		}
 		for (size_t k = 0; k < n; k++) {
 			const struct dms_label *l = &found[k].label;
-			if (pool_selected(l, target) && l->generation == gen && dms_label_validate(l) == 0 &&
+			if (l->generation == gen && counts(found, n, k, target, any_live) &&
 			    !same_pool_state(l, &found[chosen].label)) {
 				/* the loser must be a device the winning table does not hold */
 				const struct dms_label *w = &found[chosen].label;
@@ -185,7 +228,7 @@ int dms_plan_assembly(const struct dms_found *found, size_t n, const char *pool_
 		for (size_t k = 0; k < n; k++) {
 			const struct dms_label *l = &found[k].label;
 			if (!pool_selected(l, target) || memcmp(l->member_uuid, m->uuid, 16) != 0 ||
-			    dms_label_validate(l) < 0)
+			    !counts(found, n, k, target, any_live))
 				continue;
 			at = k;
 			break;

@@ -2,6 +2,7 @@
 #ifndef DMSCALE_PLAN_H
 #define DMSCALE_PLAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "dmscale/label.h"
@@ -11,6 +12,7 @@ struct dms_found {
 	const char *devnode;          /* "/dev/nvme1n1" — not owned */
 	struct dms_label label;
 	unsigned torn;                /* copies that did not decode: 1 = A, 2 = B (0: both valid) */
+	bool live;                    /* a device of the pool's live dm table (its deps), now */
 };
 
 struct dms_assembly {
@@ -24,6 +26,10 @@ struct dms_assembly {
 	int stale[DMS_MAX_MEMBERS];   /* member's own label is older than generation: rewrite it */
 	int repair[DMS_MAX_MEMBERS];  /* one copy of the member's label is torn: rewrite both (§5.2) */
 	uint64_t newest_generation;   /* newest generation seen in any label of this pool */
+	size_t clones;                /* devices ignored as clones of a live member (see below) */
+	size_t clone_found[DMS_MAX_MEMBERS]; /* the first of them: index into found[] */
+	size_t clone_of[DMS_MAX_MEMBERS];    /* ... and the live member's device it copies */
+	size_t dup_found[2];          /* -ENOTUNIQ on a member uuid: the two devices carrying it */
 };
 
 /* For the pool named `pool_name` (or the pool with `pool_uuid` if not NULL),
@@ -43,7 +49,12 @@ struct dms_assembly {
  *  - members whose own label is older than the chosen generation are marked
  *    stale[] so the caller rewrites them (finishing an interrupted attach);
  *  - members with a torn copy (found[].torn) are marked repair[];
- *  - two found devices with the same member uuid => -ENOTUNIQ (cloned volume).
+ *  - two found devices with the same member uuid => -ENOTUNIQ (cloned volume),
+ *    dup_found[] naming both; except that when one of them is `live` (in the
+ *    pool's live dm table) and the other is not and carries no newer
+ *    generation, the other is a clone of a live member: it is ignored
+ *    (clone_found[], never written, mounted or deleted) and the live pool
+ *    keeps its members (docs/FORMAT.md §6 rule 2);
  * Returns 0 (assembly filled), -ENOENT (no device of that pool), -ENODEV
  * (incomplete: missing[] filled), -ENOTUNIQ. */
 int dms_plan_assembly(const struct dms_found *found, size_t n, const char *pool_name,

@@ -22,8 +22,10 @@ int dms_pool_query(const char *pool, struct dms_pool_query *q)
 		return q->r = -ENOMEM;
 	q->r = dms_scan_labels(s);
 	q->unreadable = s->unreadable;
-	if (q->r == 0)
+	if (q->r == 0) {
+		dms_scan_mark_live(s, pool);   /* a clone of a live member must not hide the pool */
 		q->r = dms_plan_assembly(s->found, s->n, pool, NULL, &q->a);
+	}
 	if (q->r == 0 || q->r == -ENODEV)
 		for (uint32_t i = 0; i < q->a.label.member_count; i++)
 			snprintf(q->nodes[i], sizeof(q->nodes[i]), "%s",
@@ -64,29 +66,34 @@ int dms_pool_thin_status(const char *pool, struct dms_thin_pool_status *ps, unsi
 	return dms_thin_status_read(tpool, ps, event_nr);
 }
 
+int dms_pool_live_deps(const char *pool, dev_t *deps, size_t max, size_t *n)
+{
+	static const enum dms_rc_role roles[] = { DMS_RC_TDATA, DMS_RC_VOL };
+	char name[160];
+	*n = 0;
+	for (size_t k = 0; k < 2; k++) {
+		struct dms_dm_info info;
+		dms_rc_dm_name(pool, roles[k], name, sizeof(name));
+		if (dms_dm_info(name, &info) == 0 && info.exists)  /* the data table: the first that exists */
+			return dms_dm_deps(name, deps, max, n);
+	}
+	return 0;
+}
+
 /* Is devnum a dependency of the pool's live data table (dmscale-N or, for a
  * thin pool, dmscale-N-tdata)? Checked under the pool lock so that a running
  * assembly finishes first. Any error answers "no": the caller then assembles. */
 bool dms_pool_live_has(const char *pool, dev_t devnum)
 {
-	static const enum dms_rc_role roles[] = { DMS_RC_TDATA, DMS_RC_VOL };
-	char name[160];
 	dev_t deps[DMS_MAX_MEMBERS];
 	size_t n = 0;
 	bool found = false;
 	int lock = dms_pool_lock(pool);
 	if (lock < 0)
 		return false;
-	for (size_t k = 0; k < 2 && !found; k++) {
-		struct dms_dm_info info;
-		dms_rc_dm_name(pool, roles[k], name, sizeof(name));
-		if (dms_dm_info(name, &info) < 0 || !info.exists)
-			continue;
-		if (dms_dm_deps(name, deps, DMS_MAX_MEMBERS, &n) == 0)
-			for (size_t i = 0; i < n; i++)
-				found |= deps[i] == devnum;
-		break;                  /* the data table is the first that exists */
-	}
+	if (dms_pool_live_deps(pool, deps, DMS_MAX_MEMBERS, &n) == 0)
+		for (size_t i = 0; i < n; i++)
+			found |= deps[i] == devnum;
 	dms_pool_unlock(lock);
 	return found;
 }

@@ -34,6 +34,10 @@ enum dms_membership dms_pool_membership(const struct dms_pool_query *q, const ch
 int dms_pool_thin_status(const char *pool, struct dms_thin_pool_status *ps, unsigned *event_nr);
 /* Same by dm name. */
 int dms_thin_status_read(const char *tpool, struct dms_thin_pool_status *ps, unsigned *event_nr);
+/* The devices of the pool's live data table (dmscale-N-tdata, else dmscale-N),
+ * without the lock: *n = 0 when the pool is not active (or dm cannot be
+ * asked). 0 or -errno. */
+int dms_pool_live_deps(const char *pool, dev_t *deps, size_t max, size_t *n);
 /* Is devnum a dependency of the pool's live data table (dmscale-N or, for a
  * thin pool, dmscale-N-tdata)? Under the pool lock; any error answers "no". */
 bool dms_pool_live_has(const char *pool, dev_t devnum);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "dmscale/log.h"
+#include "dmscale/pool_api.h"
 
 struct dms_scan *dms_scan_new(void)
 {
@@ -170,9 +171,38 @@ ssize_t dms_scan_find(const struct dms_scan *s, dev_t devnum)
 	return -1;
 }
 
-int dms_scan_plan_pool(const struct dms_scan *s, const char *pool, struct dms_assembly *a)
+void dms_scan_set_live(struct dms_scan *s, const dev_t *deps, size_t n)
 {
+	for (size_t k = 0; k < s->n; k++) {
+		s->found[k].live = false;
+		for (size_t i = 0; i < n; i++)
+			s->found[k].live |= s->dev[k].devnum == deps[i];
+	}
+}
+
+void dms_scan_mark_live(struct dms_scan *s, const char *pool)
+{
+	dev_t deps[DMS_MAX_MEMBERS];
+	size_t n = 0;
+	if (dms_pool_live_deps(pool, deps, DMS_MAX_MEMBERS, &n) < 0)
+		n = 0;
+	dms_scan_set_live(s, deps, n);
+}
+
+static const char *node_of(const struct dms_scan *s, size_t k)
+{
+	return k < s->n ? s->dev[k].node : "?";
+}
+
+int dms_scan_plan_pool(struct dms_scan *s, const char *pool, struct dms_assembly *a)
+{
+	dms_scan_mark_live(s, pool);
 	int r = dms_plan_assembly(s->found, s->n, pool, NULL, a);
+	if (r == 0 || r == -ENODEV)
+		for (size_t i = 0; i < a->clones && i < DMS_MAX_MEMBERS; i++)
+			log_warning("pool %s: %s carries the same member label as %s, which the live pool uses (a "
+				    "cloned or snapshot-restored copy): ignoring it; it is never written, mounted or "
+				    "deleted. Detach it", pool, node_of(s, a->clone_found[i]), node_of(s, a->clone_of[i]));
 	if (r == -ENODEV) {
 		char list[2048] = "";
 		size_t off = 0;
@@ -186,9 +216,15 @@ int dms_scan_plan_pool(const struct dms_scan *s, const char *pool, struct dms_as
 		return log_error_errno(EUCLEAN, "pool %s: member labels at generation %llu disagree (two "
 				       "interrupted attaches?); refusing to guess. Inspect the labels of its "
 				       "volumes before forcing anything", pool, (unsigned long long)a->generation);
+	if (r == -ENOTUNIQ && a->dup_found[0] != SIZE_MAX)
+		return log_error_errno(ENOTUNIQ, "pool %s: %s and %s carry the same member label (one is a cloned or "
+				       "snapshot-restored copy of the other) and the pool is not active, so dmscale "
+				       "cannot tell which is the member; refusing. Detach the copy and run "
+				       "'dmscale assemble --name %s'", pool, node_of(s, a->dup_found[0]),
+				       node_of(s, a->dup_found[1]), pool);
 	if (r == -ENOTUNIQ)
-		return log_error_errno(ENOTUNIQ, "pool %s: two devices carry the same member label (a cloned or "
-				       "snapshot-restored volume?); detach the copy", pool);
+		return log_error_errno(ENOTUNIQ, "pool %s: its name is carried by more than one pool (different pool "
+				       "uuids); refusing to guess. Detach the other pool's volumes", pool);
 	return r;
 }
 

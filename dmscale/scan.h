@@ -23,8 +23,14 @@ int dms_scan_labels(struct dms_scan *s);
 int dms_scan_add(struct dms_scan *s, const struct dms_device *d, const struct dms_label *l, unsigned copies_ok);
 /* Index of devnum in the scan, or -1. */
 ssize_t dms_scan_find(const struct dms_scan *s, dev_t devnum);
-/* Plan the named pool from the scan; log what is wrong (incomplete, ambiguous). */
-int dms_scan_plan_pool(const struct dms_scan *s, const char *pool, struct dms_assembly *a);
+/* Pure: set found[].live on the devices whose devnum is in deps[0..n) (the
+ * pool's live dm table), clear it on the others. */
+void dms_scan_set_live(struct dms_scan *s, const dev_t *deps, size_t n);
+/* dms_scan_set_live from the live table of `pool` (none: nothing is live). */
+void dms_scan_mark_live(struct dms_scan *s, const char *pool);
+/* Plan the named pool from the scan (live devices marked first); log what is
+ * wrong (incomplete, ambiguous) and the clones of live members it ignored. */
+int dms_scan_plan_pool(struct dms_scan *s, const char *pool, struct dms_assembly *a);
 
 /* Block-device add events from udev (after its rules ran), for assemble's wait
  * for late members. Open before the scan that may miss a device, so no event

@@ -182,6 +182,12 @@ int dms_status_collect(const char *pool, struct dms_status *st)
 				snprintf(st->state, sizeof(st->state), "growing");
 			if (r == -ENODEV)
 				snprintf(st->note, sizeof(st->note), "%zu member(s) missing", a->missing_count);
+			else if (a->clones)
+				snprintf(st->note, sizeof(st->note), "%zu copy(ies) of a live member ignored (cloned "
+					 "volumes: detach them)", a->clones);
+		} else if (r == -ENOTUNIQ) {
+			snprintf(st->note, sizeof(st->note), "two devices carry the same member label (a cloned "
+				 "volume?): detach the copy");
 		} else if (r != -ENOENT) {
 			snprintf(st->note, sizeof(st->note), "labels unreadable: %s", strerror(-r));
 		}

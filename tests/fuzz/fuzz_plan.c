@@ -9,7 +9,10 @@
  *   flags bits 2-5: which device's pool name to ask for;
  *   flags bit 6:    a blob that does not decode is still a "found" device, its
  *                   label struct filled from the raw bytes (plan.c promises to
- *                   ignore labels that are not structurally valid). */
+ *                   ignore labels that are not structurally valid);
+ *   flags bit 7:    the devices at even positions are in the pool's live dm
+ *                   table (found[].live): a clone of one is ignored, never
+ *                   chosen over it. */
 #include "tests/fuzz/fuzz.h"
 
 #include <errno.h>
@@ -52,8 +55,18 @@ static void check_assembly(const struct dms_found *found, size_t n, int by_uuid,
 			   const char *name, int r, const struct dms_assembly *a)
 {
 	FUZZ_ASSERT(r == 0 || r == -ENOENT || r == -ENODEV || r == -ENOTUNIQ || r == -EUCLEAN);
+	if (r == -ENOTUNIQ && a->dup_found[0] != SIZE_MAX)
+		FUZZ_ASSERT(a->dup_found[0] < a->dup_found[1] && a->dup_found[1] < n &&
+			    !memcmp(found[a->dup_found[0]].label.member_uuid, found[a->dup_found[1]].label.member_uuid, 16));
 	if (r != 0 && r != -ENODEV)
 		return;
+	/* a device ignored as a clone copies a live one, and is never newer */
+	for (size_t c = 0; c < a->clones && c < DMS_MAX_MEMBERS; c++) {
+		const struct dms_found *x = &found[a->clone_found[c]], *live = &found[a->clone_of[c]];
+		FUZZ_ASSERT(a->clone_found[c] < n && a->clone_of[c] < n && !x->live && live->live);
+		FUZZ_ASSERT(!memcmp(x->label.member_uuid, live->label.member_uuid, 16));
+		FUZZ_ASSERT(x->label.generation <= live->label.generation);
+	}
 	const struct dms_label *l = &a->label;
 	FUZZ_ASSERT(dms_label_validate(l) == 0);
 	FUZZ_ASSERT(a->generation == l->generation && a->newest_generation >= a->generation);
@@ -94,6 +107,10 @@ static void check_assembly(const struct dms_found *found, size_t n, int by_uuid,
 		FUZZ_ASSERT(!memcmp(own->pool_uuid, a->pool_uuid, 16));
 		FUZZ_ASSERT(!memcmp(own->member_uuid, l->members[i].uuid, 16));
 		FUZZ_ASSERT(own->member_index == i);
+		for (size_t j = 0; j < n && !found[k].live; j++)   /* never a copy over its live original */
+			FUZZ_ASSERT(!(found[j].live && !memcmp(found[j].label.member_uuid, own->member_uuid, 16) &&
+				      !memcmp(found[j].label.pool_uuid, own->pool_uuid, 16) &&
+				      found[j].label.generation >= own->generation && dms_label_validate(&found[j].label) == 0));
 		FUZZ_ASSERT(a->stale[i] == (own->generation < a->generation));
 		for (uint32_t j = 0; j < i; j++)
 			FUZZ_ASSERT(a->member_found[j] != k); /* one device, one member */
@@ -162,6 +179,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fix_crc(buf, len);
 		unsigned copy = len > F_COPY_OFF ? (buf[F_COPY_OFF] & 1u) : 0u;
 		found[n].devnode = NODES[n];
+		found[n].live = (flags & 0x80) && !(n & 1);
 		int r = dms_label_decode(buf, len, copy, &found[n].label);
 		if (r == 0) {
 			n++;

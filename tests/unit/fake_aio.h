@@ -8,7 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <stdio.h>
+
 #include "dmscale/aio.h"
+#include "dmscale/stuck.h"
 
 #define FAKE_MAX 1024
 
@@ -91,11 +94,17 @@ static const struct dms_aio_ops fake_ops = {
 	.setup = fake_setup, .submit = fake_submit, .getevents = fake_getevents, .destroy = fake_destroy,
 };
 
+/* Stuck-device markers (stuck.h) go to a directory of this test process,
+ * not the machine's /run/dmscale. */
+static char fake_stuck_dir[64];
+
 static int fake_install(void **state)
 {
 	(void)state;
 	memset(&fake, 0, sizeof(fake));
 	fake.answer = 1;
+	snprintf(fake_stuck_dir, sizeof(fake_stuck_dir), "/tmp/dmscale-fake-stuck.%d", (int)getpid());
+	dms_stuck_set_dir(fake_stuck_dir);
 	return dms_aio_set_ops(&fake_ops);
 }
 
@@ -108,6 +117,8 @@ static int fake_remove(void **state)
 	int r = dms_aio_shutdown();
 	if (r == 0)
 		r = dms_aio_set_ops(NULL);
+	(void)rmdir(fake_stuck_dir);       /* empty: every marker was cleared on completion */
+	dms_stuck_set_dir(NULL);
 	return r;
 }
 #endif

@@ -6,9 +6,15 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <signal.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
 
 #include "dmscale/log.h"
+#include "dmscale/stuck.h"
 #include "tests/unit/fake_aio.h"
 
 /* A fake device: a memfd filled with `byte`. */
@@ -225,6 +231,76 @@ static void test_quarantine_is_bounded(void **state)
 		close(fds[i]);
 }
 
+/* A hung device and the pool lock: a command whose I/O missed its deadline
+ * cannot exit before the device answers (exit_aio waits), so it tells the
+ * other processes (stuck.h). Another command then sends that device no I/O
+ * at all (an immediate -EBUSY, no submit) instead of waiting out its own
+ * deadline under the pool lock and hanging at exit in turn; once the owner
+ * is gone, or its request completed, the device is used again. */
+static void test_stuck_device_is_skipped_by_other_processes(void **state)
+{
+	(void)state;
+	const char *dir = fake_stuck_dir;   /* fake_install's */
+	char path[512];
+	int a = make_dev(0x5A);
+	struct stat st;
+	assert_int_equal(fstat(a, &st), 0);
+	snprintf(path, sizeof(path), "%s/%u:%u-%llu", dir, major(st.st_dev), minor(st.st_dev),
+		 (unsigned long long)st.st_ino);
+
+	/* this process: a write misses its deadline, a marker says so */
+	fake.answer = 0;
+	struct dms_aio_batch *bt = dms_aio_batch_new();
+	uint8_t *w = dms_aio_batch_add(bt, a, DMS_AIO_WRITE_FUA, 0, 4096, "hung");
+	assert_non_null(w);
+	memset(w, 0xA5, 4096);
+	assert_int_equal(dms_aio_batch_run(bt, 20), -ETIMEDOUT);
+	dms_aio_batch_free(bt);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(dms_stuck_owner(st.st_dev, st.st_ino), 0);   /* ours: not "another" */
+	fake_complete_all();
+	assert_int_equal(dms_aio_reap(), 0);
+	assert_int_equal(access(path, F_OK), -1);                   /* completed: gone */
+
+	/* another process has an I/O stuck on the device */
+	int ready[2];
+	assert_int_equal(pipe(ready), 0);
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		dms_stuck_mark(st.st_dev, st.st_ino);
+		(void)!write(ready[1], "x", 1);
+		for (;;)
+			pause();
+	}
+	char c;
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	assert_int_equal(dms_stuck_owner(st.st_dev, st.st_ino), child);
+	fake.answer = 1;
+	int submits = fake.submits;
+	bt = dms_aio_batch_new();
+	assert_non_null(dms_aio_batch_add(bt, a, DMS_AIO_READ, 0, 4096, "hung elsewhere"));
+	assert_int_equal(dms_aio_batch_run(bt, 10000), -EBUSY);
+	assert_int_equal(dms_aio_batch_result(bt, 0), -EBUSY);
+	dms_aio_batch_free(bt);
+	assert_int_equal(fake.submits, submits);                    /* nothing sent to it */
+
+	/* the owner exits (its request completed): the marker is stale */
+	assert_int_equal(kill(child, SIGKILL), 0);
+	assert_int_equal(waitpid(child, NULL, 0), child);
+	bt = dms_aio_batch_new();
+	assert_non_null(dms_aio_batch_add(bt, a, DMS_AIO_READ, 0, 4096, "answers again"));
+	assert_int_equal(dms_aio_batch_run(bt, 10000), 0);
+	assert_int_equal(((uint8_t *)dms_aio_batch_buf(bt, 0))[0], 0xA5);   /* the late write landed */
+	dms_aio_batch_free(bt);
+	assert_int_equal(access(path, F_OK), -1);
+
+	close(ready[0]);
+	close(ready[1]);
+	close(a);
+	assert_int_equal(rmdir(dir), 0);    /* nothing left behind */
+}
+
 static void quiet(int level, const char *line, void *userdata)
 {
 	(void)level;
@@ -245,6 +321,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_partial_timeout, fake_install, fake_remove),
 		cmocka_unit_test_setup_teardown(test_eintr_keeps_waiting, fake_install, fake_remove),
 		cmocka_unit_test_setup_teardown(test_quarantine_is_bounded, fake_install, fake_remove),
+		cmocka_unit_test_setup_teardown(test_stuck_device_is_skipped_by_other_processes, fake_install,
+						fake_remove),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include "dmscale/dm.h"
 #include "dmscale/exec.h"
 #include "dmscale/host.h"
+#include "dmscale/log.h"
 #include "dmscale/plan.h"
 #include "dmscale/pool_api.h"
 #include "dmscale/scan.h"
@@ -225,10 +226,16 @@ static int f_grow(void *c, const char *fstype, const char *mp, bytes_t size, boo
 	return 0;
 }
 
+static unsigned usage_fails;        /* f_usage fails (leaving junk in *u) this many times */
+
 static int f_usage(void *c, const char *mp, struct dms_fs_usage *u)
 {
 	memset(u, 0, sizeof(*u));
 	u->size_bytes = GIB;
+	if (usage_fails) {
+		memset(u, 0xA0 + (int)usage_fails--, sizeof(*u));
+		return -EIO;
+	}
 	return 0;
 }
 
@@ -627,6 +634,42 @@ static void test_mkfs_cut_off(void **state)
 	}
 }
 
+static char fs_logs[4096];
+
+static void keep_log(int level, const char *line, void *userdata)
+{
+	(void)level;
+	(void)userdata;
+	size_t n = strlen(fs_logs);
+	snprintf(fs_logs + n, sizeof(fs_logs) - n, "%s\n", line);
+}
+
+/* dms_fs_usage can fail (a mountpoint gone, EIO): its result is not used then
+ * (issue 12: "dms_fs_usage results go unchecked"); the growth still runs. */
+static void test_fs_usage_failure_is_not_used(void **state)
+{
+	(void)state;
+	static struct dms_label g, g1;
+	make_pool(&g, DMS_TARGET_LINEAR, 1);
+	make_pool(&g1, DMS_TARGET_LINEAR, 2);
+	assemble(&g, &g, 0);
+	memset(&fk, 0, sizeof(fk));
+	fk.fail_at = -1;
+	fk.has_fs = true;
+	assert_int_equal(run(true), 0);
+	assemble(&g1, &g, 1);
+	const unsigned grows = fk.grows;
+	fs_logs[0] = '\0';
+	log_set_sink(keep_log, NULL);
+	usage_fails = 2;                    /* before and after the growth */
+	int r = run(false);
+	log_set_sink(NULL, NULL);
+	assert_int_equal(r, 0);
+	assert_int_equal(fk.grows, grows + 1);
+	assert_null(strstr(fs_logs, "grown online"));   /* no sizes made of junk */
+	usage_fails = 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -641,6 +684,7 @@ int main(void)
 		cmocka_unit_test(test_scan_full),
 		cmocka_unit_test(test_membership),
 		cmocka_unit_test(test_status_pool_exists),
+		cmocka_unit_test(test_fs_usage_failure_is_not_used),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 
 #include "dmscale/label.h"
 #include "dmscale/plan.h"
+#include "dmscale/pool_api.h"
 
 static void make_uuid(uint8_t u[16], uint32_t seed)
 {
@@ -55,6 +56,7 @@ static void make_pool(struct dms_label *l, const char *name, uint32_t pool_seed,
 static void put(struct dms_found *f, const char *dev, const struct dms_label *pool, uint32_t k)
 {
 	f->devnode = dev;
+	f->live = false;
 	dms_label_for_member(pool, k, &f->label);
 	assert_int_equal(dms_label_validate(&f->label), 0);
 }
@@ -497,6 +499,82 @@ static void test_assembly_duplicate_member(void **state)
 	assert_int_equal(dms_plan_assembly(f, 4, "scratch", NULL, &a), -ENOTUNIQ);
 }
 
+/* A clone of a member of the live pool (same member uuid on a second device)
+ * is attached while the pool runs: the device in the live dm table is the
+ * member, the copy is ignored and reported, and the pool keeps its members
+ * (status, the daemon's membership). Without a live table (boot) the two
+ * cannot be told apart: refused, naming both. */
+static void test_assembly_clone_of_live_member(void **state)
+{
+	(void)state;
+	static struct dms_label p;
+	static struct dms_pool_query q;
+	make_pool(&p, "scratch", 1, 3);
+	/* the clone is found first, so the mapping must skip it */
+	put(&f[0], "clone-of-m1", &p, 1);
+	put(&f[1], "m0", &p, 0);
+	put(&f[2], "m1", &p, 1);
+	put(&f[3], "m2", &p, 2);
+
+	/* boot-time assembly: no live table */
+	assert_int_equal(dms_plan_assembly(f, 4, "scratch", NULL, &a), -ENOTUNIQ);
+	assert_int_equal(a.dup_found[0], 0);
+	assert_int_equal(a.dup_found[1], 2);
+	memset(&q, 0, sizeof(q));
+	q.r = dms_plan_assembly(f, 4, "scratch", NULL, &q.a);
+	assert_int_equal(dms_pool_membership(&q, p.members[1].volume_id), DMS_MEMBER_UNKNOWN);
+
+	/* the live table holds m0, m1, m2 */
+	f[1].live = f[2].live = f[3].live = true;
+	for (int by_uuid = 0; by_uuid < 2; by_uuid++) {
+		assert_int_equal(dms_plan_assembly(f, 4, by_uuid ? NULL : "scratch", by_uuid ? p.pool_uuid : NULL,
+						   &a), 0);
+		assert_int_equal(a.generation, 3);
+		assert_int_equal(a.label.member_count, 3);
+		for (size_t i = 0; i < 3; i++) {
+			assert_int_equal(a.member_found[i], i + 1);
+			assert_false(a.stale[i] || a.repair[i]);
+		}
+		assert_int_equal(a.clones, 1);
+		assert_int_equal(a.clone_found[0], 0);
+		assert_int_equal(a.clone_of[0], 2);
+	}
+	/* the daemon's keep/delete: the live members are members, never "no" */
+	memset(&q, 0, sizeof(q));
+	q.r = dms_plan_assembly(f, 4, "scratch", NULL, &q.a);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(dms_pool_membership(&q, p.members[i].volume_id), DMS_MEMBER_YES);
+
+	/* a stale clone (taken at an older generation) is a copy too */
+	static struct dms_label older;
+	make_pool(&older, "scratch", 1, 2);
+	put(&f[0], "old-clone-of-m1", &older, 1);
+	assert_int_equal(dms_plan_assembly(f, 4, "scratch", NULL, &a), 0);
+	assert_int_equal(a.generation, 3);
+	assert_int_equal(a.clones, 1);
+
+	/* a "copy" newer than the live device is no copy of it: refused */
+	static struct dms_label newer;
+	struct dms_member m;
+	make_member(&m, 7777, 4 * GIB);
+	assert_int_equal(dms_plan_append(&p, &m, &newer), 0);
+	put(&f[0], "newer-m1", &newer, 1);
+	assert_int_equal(dms_plan_assembly(f, 4, "scratch", NULL, &a), -ENOTUNIQ);
+
+	/* both devices in the live table: cannot tell */
+	put(&f[0], "clone-of-m1", &p, 1);
+	f[0].live = true;
+	assert_int_equal(dms_plan_assembly(f, 4, "scratch", NULL, &a), -ENOTUNIQ);
+	f[0].live = false;
+
+	/* the live pool is incomplete: still its devices, never the clone */
+	f[3].devnode = "elsewhere";
+	assert_int_equal(dms_plan_assembly(f, 3, "scratch", NULL, &a), -ENODEV);
+	assert_int_equal(a.member_found[1], 2);
+	assert_int_equal(a.missing_count, 1);
+	assert_string_equal(a.missing[0], p.members[2].volume_id);
+}
+
 static void test_assembly_no_members(void **state)
 {
 	(void)state;
@@ -713,6 +791,7 @@ int main(void)
 		cmocka_unit_test(test_assembly_new_member_absent_newer_gen),
 		cmocka_unit_test(test_assembly_missing_old_member),
 		cmocka_unit_test(test_assembly_duplicate_member),
+		cmocka_unit_test(test_assembly_clone_of_live_member),
 		cmocka_unit_test(test_assembly_no_members),
 		cmocka_unit_test(test_assembly_conflicting_generation),
 		cmocka_unit_test(test_assembly_leftover_and_invalid),

@@ -92,3 +92,19 @@ def test_missing_member_refused_with_volume_id(vm):
     vm.hotplug(d1)
     vm.wait_for("findmnt /var/lib/docker", timeout=60)
     assert check_payload(vm)
+
+
+def test_init_force_formats_over_an_old_filesystem(vm):
+    """`init --force` on a disk whose first partition (at 1 MiB, where a new
+    pool's data area starts) holds a filesystem: the pool gets a new one. The
+    old one must never be taken for "our interrupted mkfs", mounted and grown
+    (issue 12 item 4: init zeroes the data area's first MiB before labelling)."""
+    d = vm.new_disk(2 * GIB)
+    vm.hotplug(d)
+    dev = nvme_by_serial(vm, d.serial)
+    vm.sh(f"mkfs.ext4 -q -F -E offset={MIB} {dev} 512M; mkdir -p /mnt/old; "
+          f"mount -o loop,offset={MIB} {dev} /mnt/old; echo old > /mnt/old/marker; umount /mnt/old; sync")
+    vm.run(["dmscale", "init", "--force", "--name", "fz", "--mountpoint", "/mnt/fz", dev], timeout=180)
+    assert vm.sh("findmnt -n -o SOURCE /mnt/fz").strip() == "/dev/mapper/dmscale-fz"
+    assert vm.run(["test", "-e", "/mnt/fz/marker"], check=False)[0] != 0, \
+        "the old filesystem at 1 MiB was mounted as the pool's"

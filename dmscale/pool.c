@@ -25,6 +25,7 @@
 #include "dmscale/reconcile.h"
 #include "dmscale/scan.h"
 #include "dmscale/state.h"
+#include "dmscale/steps.h"
 #include "dmscale/thin.h"
 #include "dmscale/uuid.h"
 #include "kmod-helpers/kmod.h"
@@ -263,12 +264,16 @@ static int write_old_labels(struct dms_scan *s, struct dms_assembly *a, const st
 		devs[i] = &s->dev[a->member_found[i]];
 		r = dms_device_open_checked(devs[i], DMS_DEV_RW);
 	}
+	uint64_t t = dms_steps_now_ns();
 	if (r == 0)
 		r = dms_device_write_labels(devs, ls, n, 0);
+	dms_steps_add(DMS_STEP_WRITE_OLD_A, t);
 	if (r == 0)
 		dms_failpoint(DMS_FP("attach:first-old-labelled"));
+	t = dms_steps_now_ns();
 	if (r == 0)
 		r = dms_device_write_labels(devs, ls, n, 1);
+	dms_steps_add(DMS_STEP_WRITE_OLD_B, t);
 	for (uint32_t i = 0; r == 0 && i < n; i++)
 		a->stale[i] = a->repair[i] = 0;
 	for (uint32_t i = 0; i < n; i++)
@@ -308,7 +313,10 @@ static int append_member(struct dms_scan *s, struct dms_assembly *a, struct dms_
 	 * members (copy A of all, then copy B of all), then the table, then the
 	 * filesystem. */
 	dms_label_for_member(next, next->member_count - 1, ml);
-	if ((r = dms_device_write_label(d, ml)) < 0)
+	uint64_t t = dms_steps_now_ns();
+	r = dms_device_write_label(d, ml);
+	dms_steps_add(DMS_STEP_WRITE_NEW, t);
+	if (r < 0)
 		goto out;
 	log_info("%s (%s): labelled as member %u of pool %s, generation %llu, %llu data bytes", d->node,
 		 d->volume_id[0] ? d->volume_id : "-", ml->member_index, pool, (unsigned long long)next->generation,
@@ -328,13 +336,30 @@ static int append_member(struct dms_scan *s, struct dms_assembly *a, struct dms_
 	dms_failpoint(DMS_FP("attach:all-labelled"));
 	dms_device_close(d);            /* before dm claims it */
 	r = reconcile(s, a, pp);
+	if (r == 0) {
+		char what[700];
+		snprintf(what, sizeof(what), "attach %s: pool %s member %u of %u", d->node, pool, ml->member_index + 1,
+			 next->member_count);
+		dms_steps_end(what);
+	}
 out:
 	free(ml);
 	free(next);
 	return r;
 }
 
+static int cmd_attach(const struct dms_opts *o, const char *device);
+
+/* Timed (steps.h): an append logs one line with each step's duration. */
 int dms_cmd_attach(const struct dms_opts *o, const char *device)
+{
+	dms_steps_begin();
+	int r = cmd_attach(o, device);
+	dms_steps_end(NULL);            /* no append: no line */
+	return r;
+}
+
+static int cmd_attach(const struct dms_opts *o, const char *device)
 {
 	struct dms_device d;
 	struct dms_label cur;
@@ -398,7 +423,9 @@ int dms_cmd_attach(const struct dms_opts *o, const char *device)
 		snprintf(pool, sizeof(pool), "%s", o->name);
 	}
 
+	uint64_t t = dms_steps_now_ns();
 	int lock = dms_pool_lock(pool);
+	dms_steps_add(DMS_STEP_LOCK, t);
 	if (lock < 0)
 		return lock;
 	/* The daemon may have given up on the volume meanwhile (it unpends under this lock). */
@@ -409,14 +436,21 @@ int dms_cmd_attach(const struct dms_opts *o, const char *device)
 	}
 	struct pool_view v;
 	const struct dms_pool_params pp = params_of(o, NULL, false);
+	t = dms_steps_now_ns();
 	r = view_open(pool, &v);
+	dms_steps_add(DMS_STEP_READ, t);
 	if (r == -ENOENT)
 		r = log_error_errno(ENOENT, "pool %s does not exist on this system; create it with 'dmscale init'",
 				    pool);
 	else if (r == 0 && dms_scan_find(v.s, d.devnum) >= 0)
 		r = 0;                  /* labelled meanwhile by a concurrent attach */
-	else if (r == 0 && (r = check_candidate(&d, o->force)) == 0)
-		r = append_member(v.s, v.a, &d, pool, &pp);
+	else if (r == 0) {
+		t = dms_steps_now_ns();
+		r = check_candidate(&d, o->force);
+		dms_steps_add(DMS_STEP_CHECK, t);
+		if (r == 0)
+			r = append_member(v.s, v.a, &d, pool, &pp);
+	}
 	dms_device_close(&d);
 	view_close(&v);
 	dms_pool_unlock(lock);

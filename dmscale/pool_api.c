@@ -64,6 +64,23 @@ int dms_pool_thin_status(const char *pool, struct dms_thin_pool_status *ps, unsi
 	return dms_thin_status_read(tpool, ps, event_nr);
 }
 
+int dms_pool_live_deps(const char *pool, dev_t *out, size_t max, size_t *n)
+{
+	static const enum dms_rc_role roles[] = { DMS_RC_TDATA, DMS_RC_VOL };
+	char name[160];
+	*n = 0;
+	for (size_t k = 0; k < 2; k++) {
+		struct dms_dm_info info;
+		dms_rc_dm_name(pool, roles[k], name, sizeof(name));
+		int r = dms_dm_info(name, &info);
+		if (r < 0)
+			return r;
+		if (info.exists)        /* the data table is the first that exists */
+			return dms_dm_deps(name, out, max, n);
+	}
+	return -ENOENT;
+}
+
 /* Is devnum a dependency of the pool's live data table (dmscale-N or, for a
  * thin pool, dmscale-N-tdata)? Checked under the pool lock so that a running
  * assembly finishes first. Any error answers "no": the caller then assembles. */

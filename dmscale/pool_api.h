@@ -37,6 +37,10 @@ int dms_thin_status_read(const char *tpool, struct dms_thin_pool_status *ps, uns
 /* Is devnum a dependency of the pool's live data table (dmscale-N or, for a
  * thin pool, dmscale-N-tdata)? Under the pool lock; any error answers "no". */
 bool dms_pool_live_has(const char *pool, dev_t devnum);
+/* The member devices of the pool's live data table (dmscale-N, or -tdata for
+ * a thin pool), without taking the lock (the caller holds it). -ENOENT when
+ * the pool is not active. */
+int dms_pool_live_deps(const char *pool, dev_t *out, size_t max, size_t *n);
 /* Which pool's pending list holds volume_id? 1 (name in pool), or 0. */
 int dms_pending_pool_of(const char *volume_id, char *pool, size_t len);
 #endif

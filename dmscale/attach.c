@@ -125,12 +125,12 @@ static int write_old_labels(struct dms_scan *s, struct dms_assembly *a, const st
 	int r = 0;
 	if (!ls)
 		return log_error_errno(ENOMEM, "out of memory");
-	/* One checked writable fd per member for both batches: one close, one
-	 * udev re-probe per member (device.h). */
+	/* One checked writable fd per member for both batches, through a private
+	 * node: no udev "change" and blkid re-probe per member (device.h). */
 	for (uint32_t i = 0; i < n && r == 0; i++) {
 		dms_label_for_member(next, i, &ls[i]);
 		devs[i] = &s->dev[a->member_found[i]];
-		r = dms_device_open_checked(devs[i], DMS_DEV_RW);
+		r = dms_device_open_checked(devs[i], DMS_DEV_RW | DMS_DEV_QUIET);
 	}
 	uint64_t t = dms_steps_now_ns();
 	if (r == 0)

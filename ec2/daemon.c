@@ -272,7 +272,8 @@ int dms_cmd_daemon(int argc, char **argv)
 		return r;
 	}
 	d->once = once;
-	ec2_connector_init(&d->conn, &d->cfg, NULL, NULL);   /* it holds the secrets from here on */
+	(void)daemon_udev_open(d);      /* before any volume can appear */
+	ec2_connector_init(&d->conn, &d->cfg, NULL, daemon_udev_clock(d));   /* it holds the secrets from here on */
 	d->membership = daemon_status_membership;
 	d->membership_ud = d;
 	d->read_label = daemon_read_volume_label;
@@ -299,7 +300,6 @@ int dms_cmd_daemon(int argc, char **argv)
 		 (unsigned long long)d->cfg.max_total_gib);
 	(void)daemon_refresh_pool(d);
 	try_ec2_init(d, daemon_mono_s());
-	(void)daemon_udev_open(d);      /* before any volume can appear */
 
 	double period = d->cfg.poll_interval_ms / 1000.0;
 	double next = daemon_mono_s();

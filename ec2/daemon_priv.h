@@ -111,6 +111,7 @@ struct daemon {
 	/* in-process attach (daemon_udev.c): NULL when udev could not be watched */
 	struct udev *udev;
 	struct udev_monitor *udev_mon;
+	struct ec2_clock clock;         /* daemon_udev_clock */
 };
 
 extern volatile sig_atomic_t daemon_stop_requested;
@@ -146,6 +147,8 @@ int daemon_udev_open(struct daemon *d);
 void daemon_udev_close(struct daemon *d);
 int daemon_udev_fd(const struct daemon *d);        /* -1: none */
 void daemon_udev_attach(struct daemon *d);         /* drain the events, append */
+/* The EC2 client's clock, whose waits append the disks that appear. */
+const struct ec2_clock *daemon_udev_clock(struct daemon *d);
 
 /* daemon_state.c */
 void daemon_write_state(struct daemon *d, double now);

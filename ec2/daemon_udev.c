@@ -5,11 +5,13 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "dmscale/device.h"
 #include "dmscale/log.h"
 #include "dmscale/pending.h"
 #include "dmscale/pool.h"
+#include "ec2/clock.h"
 #include "ec2/daemon_priv.h"
 
 #define MAX_ADDS 16     /* disks handled per drain; more wait for the next one */
@@ -80,4 +82,34 @@ void daemon_udev_attach(struct daemon *d)
 	}
 	for (size_t i = 0; i < n && !daemon_stop_requested; i++)
 		attach_one(d, nodes[i]);
+}
+
+/* The EC2 client's clock: real time, but its waits (the attachment poll,
+ * backoffs) append a disk that appears meanwhile: the device shows up while
+ * the daemon still polls DescribeVolumes for "attached". */
+static double clk_mono(void *ud)
+{
+	return daemon_mono_s();
+}
+
+static time_t clk_wall(void *ud)
+{
+	return time(NULL);
+}
+
+static void clk_sleep(void *ud, unsigned ms)
+{
+	struct daemon *d = ud;
+	double until = daemon_mono_s() + ms / 1e3;
+	while (!daemon_stop_requested && daemon_sleep_until_fd(until, daemon_udev_fd(d)) == 1)
+		daemon_udev_attach(d);
+	double left = until - daemon_mono_s();   /* a signal, or a stop: the wait is still owed */
+	if (left > 0)
+		ec2_real_clock.sleep_ms(NULL, (unsigned)(left * 1e3) + 1);
+}
+
+const struct ec2_clock *daemon_udev_clock(struct daemon *d)
+{
+	d->clock = (struct ec2_clock){ clk_mono, clk_wall, clk_sleep, d };
+	return &d->clock;
 }

@@ -163,11 +163,16 @@ def render(res):
     st = res.get("write_stall")
     w("## 2. Write stall during an attach\n")
     if st:
-        w(f"fio {st['fio']}, {st['trials_per_path']} trials per row, interleaved. The window is from the device "
-          "node's uevent to the path's last command returning (for btrfs: after the metadata balance); the "
-          "baseline is a 3 s window of the same writer on the dmscale ext4 filesystem with no attach. The btrfs "
-          "path is compared with dmscale on ext4 (the seed's two modes against dmscale's default). "
-          "Latencies are per-I/O completion latencies of I/Os completing inside the window.\n")
+        if not st.get("window_s"):      # runs before issue 14: unequal windows
+            w(f"fio {st['fio']}, {st['trials_per_path']} trials per row, interleaved. The window is from the device "
+              "node's uevent to the path's last command returning (for btrfs: after the metadata balance); the "
+              "baseline is a 3 s window of the same writer on the dmscale ext4 filesystem with no attach. The btrfs "
+              "path is compared with dmscale on ext4 (the seed's two modes against dmscale's default). "
+              "Latencies are per-I/O completion latencies of I/Os completing inside the window.\n")
+        else:
+            w(f"fio {st['fio']}, {st['trials_per_path']} trials per row, interleaved (the order rotated each "
+              "round and reversed on odd rounds); the baseline is the same writer on the dmscale ext4 filesystem "
+              "with no attach. Latencies are per-I/O completion latencies of I/Os completing inside the window.\n")
         if st.get("window_s"):
             w(f"Since issue 14 every row uses a window of the same length ({st['window_s']} s from the device "
               "node's uevent; the baseline's from an arbitrary instant), and *longest gap* is the longest time "
@@ -510,6 +515,21 @@ def closing(res):
         if mx is not None and mx > 1.15:
             loses.append(f"thin stalls writers longer during an attach ({mx:.2f}× the max latency): its attach "
                          "suspends and resumes two devices (the data device, then the pool).")
+    sm = res.get("summary")
+    if sm:
+        lines.append("Issue 14's targets (summary object; **below 1 favours dmscale**):\n")
+        for key, what, must, goal in TARGETS:
+            v = sm.get(key)
+            lines.append(f"- {what}: {f(v)} (must reach ≤ {must}, goal ≤ {goal}"
+                         + ("; not measured in this run)" if v is None else
+                            "; met)" if v <= goal else "; must-reach met)" if v <= must else "; NOT met)"))
+        fl = res.get("flat", {})
+        for which in ("small", "large"):
+            stp = fl.get(f"{which}_steps_ms")
+            if stp:
+                parts = ", ".join(f"{k} {f((stp.get(k) or {}).get('median'), nd=1)}" for k in STEP_ORDER)
+                lines.append(f"- step breakdown at {fl.get(which + '_members')}+k members (median ms): {parts}")
+        lines.append("")
     lines.append("Headline ratios (> 1× favours dmscale unless stated):\n")
     lines += [f"- {h}" for h in heads] or ["- (no ratios: sections missing)"]
     lines.append("\nWhere dmscale loses in this run, and why:\n")

@@ -176,7 +176,8 @@ struct reload_ctx {
 	const struct dms_dm_target *t;
 	size_t n;
 	uint16_t flags;
-	bool append;            /* skip_lockfs, deferred udev wait */
+	bool append;            /* skip_lockfs */
+	bool defer;             /* udev wait deferred (dms_dm_udev_wait_deferred) */
 };
 
 static int reload_load(void *c)
@@ -215,7 +216,7 @@ static int reload_resume(void *c)
 	if (x->append && !dm_task_skip_lockfs(dmt))
 		r = -ENOMEM;
 	if (r == 0)
-		r = run_cookie_step(dmt, x->flags, x->append, DMS_STEP_RESUME);
+		r = run_cookie_step(dmt, x->flags, x->defer, DMS_STEP_RESUME);
 	dm_task_destroy(dmt);
 	return r;
 }
@@ -243,7 +244,17 @@ int dms_dm_reload_flags(const char *name, const struct dms_dm_target *t, size_t 
 
 int dms_dm_reload_append(const char *name, const struct dms_dm_target *t, size_t n)
 {
-	struct reload_ctx x = { .name = name, .t = t, .n = n, .flags = 0, .append = true };
+	struct reload_ctx x = { .name = name, .t = t, .n = n, .flags = 0, .append = true, .defer = true };
+	const struct dms_dm_reload_ops o = { &x, reload_load, reload_resume, reload_clear };
+	return dms_dm_reload_steps(name, &o);
+}
+
+int dms_dm_reload_private_deferred(const char *name, const struct dms_dm_target *t, size_t n)
+{
+	struct reload_ctx x = {
+		.name = name, .t = t, .n = n, .defer = true,
+		.flags = DM_UDEV_DISABLE_DISK_RULES_FLAG | DM_UDEV_DISABLE_OTHER_RULES_FLAG,
+	};
 	const struct dms_dm_reload_ops o = { &x, reload_load, reload_resume, reload_clear };
 	return dms_dm_reload_steps(name, &o);
 }

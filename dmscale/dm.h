@@ -51,6 +51,10 @@ int dms_dm_reload_flags(const char *name, const struct dms_dm_target *t, size_t 
  * dms_dm_udev_wait_deferred() so the filesystem grows first (docs/DESIGN.md,
  * "No freeze for a linear append"). */
 int dms_dm_reload_append(const char *name, const struct dms_dm_target *t, size_t n);
+/* dms_dm_reload_flags(private_dev = true) with the udev wait deferred like
+ * dms_dm_reload_append's: a thin pool's internal devices (-tdata, -tpool) are
+ * referenced by device number, so nothing after their resume needs udev. */
+int dms_dm_reload_private_deferred(const char *name, const struct dms_dm_target *t, size_t n);
 /* Wait for udev on every deferred resume (no-op when none). */
 void dms_dm_udev_wait_deferred(void);
 /* The reload steps over an interface, so their order is unit-tested. */

@@ -49,6 +49,8 @@ static int h_dm_reload(void *ctx, const char *name, const struct dms_dm_target *
 {
 	if (append && !private_dev)
 		return dms_dm_reload_append(name, t, n);
+	if (private_dev)        /* udev_flush waits, after the filesystem grew */
+		return dms_dm_reload_private_deferred(name, t, n);
 	return dms_dm_reload_flags(name, t, n, private_dev);
 }
 

@@ -40,7 +40,7 @@ def test_append_is_quiet_timed_and_unfrozen(vm):
     st = wait_members(vm, 4)
     trace = vm.sh("T=/sys/kernel/tracing; cat $T/trace 2>/dev/null; echo 0 > $T/tracing_on; "
                   "echo nop > $T/current_tracer", check=False)[1]
-    vm.sh("sleep 1; pkill -f 'udevadm monitor' || true")
+    vm.sh("sleep 1; pkill -x udevadm || true")
     events = vm.sh("cat /run/udevmon.txt")
     for name in old:
         changes = [ln for ln in events.splitlines() if " change " in ln and ln.rstrip().endswith("/" + name)]

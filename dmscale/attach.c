@@ -252,7 +252,11 @@ static int cmd_attach(const struct dms_opts *o, const char *device)
 					       cur.pool_name);
 		log_info("%s: carries a label of pool %s (member %u, generation %llu)", device, cur.pool_name,
 			 cur.member_index, (unsigned long long)cur.generation);
-		if (o->udev && dms_pool_live_has(cur.pool_name, d.devnum)) {
+		/* ... unless the volume is still pending: an append that got its
+		 * table reloaded but failed later (the grow, the unpend) is
+		 * finished here. */
+		if (o->udev && dms_pool_live_has(cur.pool_name, d.devnum) &&
+		    !(d.volume_id[0] && dms_pending_contains(NULL, cur.pool_name, d.volume_id) == 1)) {
 			/* Boot: every member's coldplug event lands here once the pool is
 			 * assembled; a full scan each would make boot O(members^2). */
 			log_info("pool %s: %s is already in the live table; nothing to do", cur.pool_name, device);

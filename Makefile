@@ -3,6 +3,7 @@
 
 PREFIX        ?= /usr
 SBINDIR       ?= $(PREFIX)/sbin
+LIBEXECDIR    ?= $(PREFIX)/libexec
 UDEVRULESDIR  ?= /usr/lib/udev/rules.d
 SYSTEMDUNITDIR?= /usr/lib/systemd/system
 SYSCONFDIR    ?= /etc
@@ -37,7 +38,7 @@ PHONY_SIM := sim bench-cost
 .PHONY: $(PHONY_SIM) check-fresh all check check-unit check-no-failpoints check-unit-san check-valgrind check-vm bench install clean deps demo lint image man deb check-deb \
 	fuzz check-fuzz fuzz-build fuzz-seeds fuzz-coverage
 
-all: $(B)/dmscale
+all: $(B)/dmscale $(B)/dmscale-attach
 
 $(B)/obj/%.o: %.c $(wildcard */*.h) $(wildcard bench/sim/*.h)
 	@mkdir -p $(dir $@)
@@ -49,6 +50,23 @@ $(B)/libdmscale.a: $(OBJS)
 
 $(B)/dmscale: $(B)/obj/dmscale/main.o $(B)/obj/ec2/daemon.o $(B)/obj/ec2/cli_glue.o $(B)/libdmscale.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# dmscale-attach: the udev unit's attach, linked against the core only (no
+# libcurl, libxml2, OpenSSL or jansson: docs/DESIGN.md, "Attach start-up").
+ATTACH_PKGS := devmapper libudev blkid mount uuid libkmod
+ATTACH_LIBS := $(shell pkg-config --libs $(ATTACH_PKGS) 2>/dev/null) -laio -lm
+CORE_OBJS   := $(patsubst %.c,$(B)/obj/%.o,$(filter-out dmscale/main.c,$(wildcard dmscale/*.c kmod-helpers/*.c)))
+
+$(B)/libdmscore.a: $(CORE_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/obj/dmscale/main_attach.o: dmscale/main.c $(wildcard */*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DDMS_ATTACH_ONLY -c -o $@ $<
+
+$(B)/dmscale-attach: $(B)/obj/dmscale/main_attach.o $(B)/libdmscore.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ATTACH_LIBS)
 
 $(B)/tests/%: tests/unit/%.c $(B)/libsim.a $(B)/libdmscale.a tests/unit/unit.h $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
@@ -84,10 +102,10 @@ check-unit: $(TESTS) check-no-failpoints
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit_py
 
 # The production binary carries no test failpoints (names nor code).
-check-no-failpoints: $(B)/dmscale
-	@cp $(B)/dmscale $(B)/dmscale.stripped   # as installed by make install (unstripped) and packaged
-	@if [ "$(TESTING)" != 1 ] && strings $(B)/dmscale.stripped | grep -iE 'failpoint|attach:|init:labelled'; then \
-		echo "$(B)/dmscale contains test failpoints: build it without TESTING=1"; exit 1; fi; rm -f $(B)/dmscale.stripped
+check-no-failpoints: $(B)/dmscale $(B)/dmscale-attach
+	@for b in dmscale dmscale-attach; do cp $(B)/$$b $(B)/$$b.stripped; \
+	if [ "$(TESTING)" != 1 ] && strings $(B)/$$b.stripped | grep -iE 'failpoint|attach:|init:labelled'; then \
+		echo "$(B)/$$b contains test failpoints: build it without TESTING=1"; exit 1; fi; rm -f $(B)/$$b.stripped; done
 
 # Same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 check-unit-san:
@@ -248,8 +266,9 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 		--suppress=missingIncludeSystem -I. dmscale ec2 kmod-helpers bench/sim
 
-install: $(B)/dmscale man
+install: $(B)/dmscale $(B)/dmscale-attach man
 	install -D -m 0755 $(B)/dmscale $(DESTDIR)$(SBINDIR)/dmscale
+	install -D -m 0755 $(B)/dmscale-attach $(DESTDIR)$(LIBEXECDIR)/dmscale/dmscale-attach
 	install -D -m 0644 $(B)/man/dmscale.8 $(DESTDIR)$(MANDIR)/man8/dmscale.8
 	install -D -m 0644 $(B)/man/dmscale.json.5 $(DESTDIR)$(MANDIR)/man5/dmscale.json.5
 	install -D -m 0644 udev-rules/69-dmscale.rules $(DESTDIR)$(UDEVRULESDIR)/69-dmscale.rules

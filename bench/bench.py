@@ -36,6 +36,7 @@ import vm as vmlib  # noqa: E402
 from ec2bed import Bed, daemon_config  # noqa: E402
 from helpers import GIB, MIB, nvme_by_serial  # noqa: E402
 import render  # noqa: E402
+import summary as bsummary  # noqa: E402
 
 # Up to 26 + 26 members in one VM (section 3) plus base disks: more pcie-root-ports
 # than the test bed's default 32 (set on the module, tests/vm/vm.py is unchanged).
@@ -46,14 +47,14 @@ G = "/usr/local/lib/dmscale-bench"       # guest copy of bench/guest
 RUN = "/run/dmscale-bench"
 
 FULL = dict(
-    k_attach=3, k_stall=3, fio_lead_s=2.0, fio_iodepth=8, scale_members=26,
+    k_attach=5, k_stall=5, stall_window_s=10.0, k_flat=5, flat_small=2, flat_large=26, fio_lead_s=2.0, fio_iodepth=8, scale_members=26,
     scale_checkpoints=[2, 8, 16, 26], k_assemble=3, reboot=True, k_react=5,
     race_s0_gib=1, race_fill_x=4, race_trials=3, race_latency_s=10.0, thin_rate=32,
     idle_s=300, strace_s=30, trace=dict(nbig=3, bigmib=640, nsmall=1500, smallkib=48), trace_s0_gib=2,
     disk_gib=1, base_gib=1,
 )
 SMALL = dict(
-    k_attach=1, k_stall=1, fio_lead_s=1.5, fio_iodepth=8, scale_members=3,
+    k_attach=1, k_stall=1, stall_window_s=6.0, k_flat=1, flat_small=2, flat_large=3, fio_lead_s=1.5, fio_iodepth=8, scale_members=3,
     scale_checkpoints=[2, 3], k_assemble=1, reboot=False, k_react=1,
     race_s0_gib=1, race_fill_x=1.25, race_trials=1, race_latency_s=2.0, thin_rate=24,
     idle_s=8, strace_s=4, trace=dict(nbig=2, bigmib=300, nsmall=100, smallkib=16), trace_s0_gib=1,
@@ -64,6 +65,7 @@ P = SMALL if SMOKE else FULL
 # The smoke run (part of `make check`) covers every section and every kind of
 # path, with one filesystem for the dmscale and LVM paths, to stay a few minutes.
 FS_LIST = ["ext4"] if SMOKE else ["ext4", "xfs", "btrfs"]
+TARGETS = False         # --targets: only what issue 14's summary needs
 
 
 def log(msg):
@@ -272,19 +274,28 @@ def attach_trial(vm, path, nbytes, watch=True):
     r["latency_s"] = r.get("size_s", r["done_s"]) if path.grows_fs() else r["done_s"]
     if not r["ok"]:
         r["error"] = vm.sh(f"journalctl -b -u {path.unit_prefix}{w['dev']}.service --no-pager -o cat | tail -5")
+    if path.kind == "dmscale":
+        r["steps_ms"] = attach_steps(vm, f"{path.unit_prefix}{w['dev']}.service")
     return r
+
+
+def attach_steps(vm, unit):
+    """The step durations the attach logged (dmscale/steps.c), from the unit's journal."""
+    rc, out, err = vm.sh(f"journalctl -b -u {unit} --no-pager -o cat | grep ' steps: ' | tail -1", check=False)
+    return bsummary.parse_steps(out)
 
 
 def s1_paths():
     paths = []
     for fs in FS_LIST:
         paths.append(Path(f"dmscale-linear-{fs}", "dmscale", fs, "linear", tag=f"l{fs}"))
-    for fs in FS_LIST:
+    for fs in (["ext4"] if TARGETS else FS_LIST):
         paths.append(Path(f"dmscale-thin-{fs}", "dmscale", fs, "thin", tag=f"t{fs}"))
     paths.append(Path("lvm-ext4", "lvm", "ext4", tag="lvmext4"))
     if "xfs" in FS_LIST:
         paths.append(Path("lvm-xfs", "lvm", "xfs", tag="lvmxfs"))
-    paths.append(Path("btrfs-device-add", "btrfs", "btrfs", tag="btrfsadd"))
+    if not TARGETS:
+        paths.append(Path("btrfs-device-add", "btrfs", "btrfs", tag="btrfsadd"))
     return paths
 
 
@@ -302,6 +313,8 @@ def section_attach(vm, res):
     live = [p for p in paths if p.available]
     for k in range(P["k_attach"]):
         order = live[k % len(live):] + live[:k % len(live)]
+        if k % 2:
+            order = order[::-1]
         for p in order:
             r = attach_trial(vm, p, P["disk_gib"] * GIB)
             r["round"] = k
@@ -314,6 +327,9 @@ def section_attach(vm, res):
         e["done_s"] = summary([t["done_s"] for t in ok])
         e["dispatch_s"] = summary([t["dispatch_s"] for t in ok])
         e["failures"] = len(e["trials"]) - len(ok)
+        steps = [t["steps_ms"] for t in ok if t.get("steps_ms")]
+        if steps:
+            e["steps_ms"] = {k: summary([s.get(k) for s in steps]) for k in steps[0]}
     ps = sec["paths"]
     def lat(name, key="latency_s"):
         return ps.get(name, {}).get(key)
@@ -326,7 +342,7 @@ def section_attach(vm, res):
     }
     if "xfs" in FS_LIST:
         sec["ratios"]["lvm-xfs / dmscale-linear-xfs"] = ratio(lat("lvm-xfs"), lat("dmscale-linear-xfs"))
-    for fs in FS_LIST:
+    for fs in [fs for fs in FS_LIST if f"dmscale-thin-{fs}" in ps]:
         sec["ratios"][f"dmscale-thin-{fs} / dmscale-linear-{fs} (to done)"] = ratio(
             ps[f"dmscale-thin-{fs}"]["done_s"], ps[f"dmscale-linear-{fs}"]["done_s"])
     res["attach_latency"] = sec
@@ -338,8 +354,8 @@ def section_stall(vm, res, paths):
     grown; per-I/O completion latencies inside the attach window."""
     log("section 2: write stall during an attach")
     names = ["dmscale-linear-ext4", "lvm-ext4", "btrfs-device-add"]
-    use = [paths[n] for n in names if paths[n].available]
-    sec = {"trials_per_path": P["k_stall"], "fio": f"randwrite bs=4k ioengine=libaio iodepth={P['fio_iodepth']} "
+    use = [paths[n] for n in names if n in paths and paths[n].available]
+    sec = {"trials_per_path": P["k_stall"], "window_s": P["stall_window_s"], "fio": f"randwrite bs=4k ioengine=libaio iodepth={P['fio_iodepth']} "
            "direct=1 on a 64 MiB file in the grown filesystem; every I/O's completion latency (write_lat_log, "
            "log_avg_msec=0)", "paths": {}}
     for p in use:
@@ -350,17 +366,19 @@ def section_stall(vm, res, paths):
         sec["paths"][r] = {"trials": []}
     for k in range(P["k_stall"]):
         order = rows[k % len(rows):] + rows[:k % len(rows)]
+        if k % 2:                               # who follows whom changes too
+            order = order[::-1]
         for name in order:
             p = paths["dmscale-linear-ext4"] if name == "baseline-ext4" else paths[name]
             t = stall_trial(vm, p, attach=name != "baseline-ext4", tag=f"{k}{name}")
             t["round"] = k
             sec["paths"][name]["trials"].append(t)
             w = t["window"]
-            log(f"  round {k} {name}: window {w['span_s']:.2f} s, {w['ios']} I/Os, p99 {w['p99_us']} µs, "
-                f"p99.9 {w['p999_us']} µs, max {w['max_us']} µs, errors {t['errors']}")
+            log(f"  round {k} {name}: window {w['span_s']:.2f} s, {w['ios']} I/Os, longest gap "
+                f"{w.get('max_gap_ms')} ms, p99 {w['p99_us']} µs, max {w['max_us']} µs, errors {t['errors']}")
     for name, e in sec["paths"].items():
         tr = e["trials"]
-        for key in ("p99_us", "p999_us", "max_us"):
+        for key in ("max_gap_ms", "p99_us", "p999_us", "max_us"):
             e[key] = summary([t["window"][key] for t in tr])
         e["window_s"] = summary([t["window"]["span_s"] for t in tr])
         e["ios_in_window"] = summary([t["window"]["ios"] for t in tr])
@@ -370,8 +388,8 @@ def section_stall(vm, res, paths):
     for a, b in (("lvm-ext4", "dmscale-linear-ext4"), ("btrfs-device-add", "dmscale-linear-ext4"),
                  ("dmscale-linear-ext4", "baseline-ext4")):
         if a in ps and b in ps:
-            for key in ("p99_us", "p999_us", "max_us"):
-                sec["ratios"][f"{a} / {b} {key[:-3]}"] = ratio(ps[a][key], ps[b][key])
+            for key in ("max_gap_ms", "p99_us", "p999_us", "max_us"):
+                sec["ratios"][f"{a} / {b} {key.rsplit('_', 1)[0]}"] = ratio(ps[a][key], ps[b][key])
     res["write_stall"] = sec
 
 
@@ -384,22 +402,27 @@ def stall_trial(vm, p, attach, tag):
            "--output-format=json", f"--output={fjson}"]
     fpid = gstart(vm, fio)
     time.sleep(P["fio_lead_s"])
+    # Every row is measured on a window of the same length from the device
+    # node's arrival (baseline: from an arbitrary instant), long enough for
+    # the slowest path's attach to end inside it.
+    span = P["stall_window_s"]
     if attach:
         r = attach_trial(vm, p, P["disk_gib"] * GIB)
         off = r["rt_minus_mono"]
-        a, b = r["t_node"] + off, r["t_exit"] + off
+        a = r["t_node"] + off
+        r["in_window"] = r["t_exit"] + off <= a + span
     else:
         r = None
-        t0 = float(vm.sh("date +%s.%N"))
-        time.sleep(3.0)
-        a, b = t0, t0 + 3.0
-    time.sleep(0.5)
+        a = float(vm.sh("date +%s.%N"))
+    b = a + span
+    while float(vm.sh("date +%s.%N")) < b + 0.5:
+        time.sleep(0.5)
     vm.run(["kill", "-INT", str(fpid)], check=False)
     gwait(vm, fpid, 60)
     st = gjson(vm, ["/usr/bin/python3", f"{G}/latstats.py", f"{lat}_lat.1.log", fjson, f"win:{a}:{b}"])
     vm.run(["sh", "-c", f"rm -f {lat}_* {fjson}"], check=False)
     return {"window": st["windows"]["win"], "errors": st["errors"], "ios_total": st["ios"],
-            "attach": r and {k: r[k] for k in ("latency_s", "done_s", "ok")}}
+            "attach": r and {k: r.get(k) for k in ("latency_s", "done_s", "ok", "in_window", "steps_ms")}}
 
 
 # ------------------------------------------------------------------ section 3
@@ -413,7 +436,7 @@ def section_scaling(vm, res):
         sec["paths"][p.name] = {"attach": {}}
     for n in range(2, P["scale_members"] + 1):
         if n in P["scale_checkpoints"]:
-            order = (dm, lv) if n % 2 == 0 else (lv, dm)
+            order = (dm, lv) if P["scale_checkpoints"].index(n) % 2 == 0 else (lv, dm)
             for p in order:
                 r = attach_trial(vm, p, P["disk_gib"] * GIB)
                 sec["paths"][p.name]["attach"][str(n)] = r
@@ -465,6 +488,46 @@ def section_scaling(vm, res):
         sec["boot"] = boot
         log(f"  boot: {boot}")
     res["scaling"] = sec
+
+
+def section_flat(vm, res):
+    """3b. Flatness: dmscale's attach into a pool of flat_small members against
+    one of flat_large members, same VM, trials interleaved (small, large,
+    large, small, ...). Each trial adds a member, so trial k runs at
+    flat_small + k and flat_large + k members."""
+    log("section 3b: attach at 2 against 26 members")
+    small = Path("dmscale-linear-ext4", "dmscale", "ext4", tag="flats")
+    large = Path("dmscale-linear-ext4", "dmscale", "ext4", tag="flatl")
+    sec = {"small_members": P["flat_small"], "large_members": P["flat_large"], "trials": {"small": [], "large": []}}
+    for p, n in ((small, P["flat_small"]), (large, P["flat_large"])):
+        p.setup(vm, P["disk_gib"] * GIB)
+        for _ in range(n - 1):                  # untimed
+            attach_trial(vm, p, P["disk_gib"] * GIB, watch=False)
+            time.sleep(0.5)
+        end = time.monotonic() + 300
+        while True:                             # every hot-plugged disk's unit has run
+            wait_units_idle(vm, timeout=300)
+            got = len(json.loads(vm.sh(f"dmscale status --json --name {p.pool}"))["members"])
+            if got == n:
+                break
+            if time.monotonic() > end:
+                raise vmlib.VMError(f"pool {p.pool}: {got} members, expected {n}:\n" + vm.sh(
+                    "journalctl -b -u 'dmscale-attach@*' --no-pager -o cat | grep -iE 'error|warn|refus' | tail -20"))
+            time.sleep(1.0)
+    for k in range(P["k_flat"]):
+        for which, p in ((("small", small), ("large", large)) if k % 2 == 0 else (("large", large), ("small", small))):
+            r = attach_trial(vm, p, P["disk_gib"] * GIB)
+            r["members_before"] = (P["flat_small"] if which == "small" else P["flat_large"]) + k
+            sec["trials"][which].append(r)
+            log(f"  round {k} {which} ({r['members_before']} members): {r['latency_s']:.3f} s"
+                f"{'' if r['ok'] else ' FAILED'} steps {r.get('steps_ms')}")
+            time.sleep(0.5)
+    for which in ("small", "large"):
+        ok = [t for t in sec["trials"][which] if t["ok"]]
+        sec[f"{which}_latency_s"] = summary([t["latency_s"] for t in ok])
+        steps = [t["steps_ms"] for t in ok if t.get("steps_ms")]
+        sec[f"{which}_steps_ms"] = {k: summary([s.get(k) for s in steps]) for k in (steps[0] if steps else {})}
+    res["flat"] = sec
 
 
 # ------------------------------------------------------------------ daemon sections (4, 5, 7)
@@ -920,9 +983,22 @@ def main():
     ap.add_argument("--out", default=os.path.join(HERE, "results.json"))
     ap.add_argument("--doc", default=os.path.join(PROJECT, "docs", "BENCHMARKS.md"))
     ap.add_argument("--keep", action="store_true", help="keep the VM work directory")
-    ap.add_argument("--only", choices=["thin_vs_linear"],
+    ap.add_argument("--only", choices=["thin_vs_linear", "flat"],
                     help="run one section and merge it into the existing --out, then re-render")
+    ap.add_argument("--targets", action="store_true",
+                    help="only what issue 14's targets need (sections 1 and 2 on ext4 and xfs, 3b), merged into "
+                         "the existing --out: the other sections keep their older run, labelled as such")
+    ap.add_argument("--dirty", action="store_true", help="measure an uncommitted tree (recorded as dirty)")
     args = ap.parse_args()
+    dirty = subprocess.run(["git", "-C", PROJECT, "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip() != ""
+    if dirty and not args.dirty:
+        log("the tree has uncommitted changes: commit them (results name the commit) or pass --dirty")
+        return 2
+    global FS_LIST, TARGETS
+    if args.targets and not SMOKE:
+        FS_LIST = ["ext4", "xfs"]
+        TARGETS = True
     t_all = time.monotonic()
     image = os.path.join(vmlib.VMDIR, "bench-installed.img")
     secs = vmlib.build_installed_image(image)
@@ -939,18 +1015,52 @@ def main():
         "guest_kernel_image": os.path.basename(vmlib.kernel_path()),
         "dmscale_commit": subprocess.run(["git", "-C", PROJECT, "rev-parse", "--short", "HEAD"], capture_output=True,
                                          text=True).stdout.strip(),
+        "dirty": dirty,
     }}
+    if args.targets:
+        with open(args.out) as fh:
+            old = json.load(fh)
+        kept = [k for k in old if k not in ("meta", "summary", "attach_latency", "write_stall", "flat", "errors")]
+        for k in kept:
+            res[k] = old[k]
+        res["meta"]["partial"] = (f"sections attach_latency, write_stall, flat from commit "
+                                  f"{res['meta']['dmscale_commit']} (make bench BENCH_ARGS=--targets); "
+                                  f"{', '.join(kept) or 'nothing else'} kept from commit "
+                                  f"{old.get('meta', {}).get('dmscale_commit')}")
+        res["meta"]["command"] = "make bench BENCH_ARGS=--targets"
     if args.only:
         with open(args.out) as fh:
             old = json.load(fh)
         old.setdefault("meta", {})[f"{args.only}_commit"] = res["meta"]["dmscale_commit"]
+        old.get("errors", {}).pop(args.only, None)
+        if not old.get("errors"):
+            old.pop("errors", None)
+        if old["meta"].get("partial"):
+            old["meta"]["partial"] += f"; {args.only} re-run at commit {res['meta']['dmscale_commit']} (--only)"
         res = old
     try:
-        if args.only:
+        if args.targets:
             v = run.make_vm()
             v.start(boot_timeout=600)
             install_bench(v)
-            guarded(args.only, res, section_thin_vs_linear, v, res)
+            res["meta"]["guest_kernel"] = guest_kernel(v)
+
+            def s12t():
+                paths = section_attach(v, res)
+                section_stall(v, res, paths)
+            guarded("attach_latency", res, s12t)
+            v.kill()
+            v = run.make_vm()
+            v.start(boot_timeout=600)
+            install_bench(v)
+            guarded("flat", res, section_flat, v, res)
+            v.kill()
+        elif args.only:
+            v = run.make_vm()
+            v.start(boot_timeout=600)
+            install_bench(v)
+            guarded(args.only, res, {"thin_vs_linear": section_thin_vs_linear, "flat": section_flat}[args.only],
+                    v, res)
             v.kill()
         elif SMOKE:
             b = make_bed(run.make_vm)
@@ -992,6 +1102,7 @@ def main():
             v.start(boot_timeout=600)
             install_bench(v)
             guarded("scaling", res, section_scaling, v, res)
+            guarded("flat", res, section_flat, v, res)
             v.kill()
             # 8: thin vs linear (stall, reclaim)
             v = run.make_vm()
@@ -1013,6 +1124,7 @@ def main():
             shutil.rmtree(workdir, ignore_errors=True)
     res["meta"]["wall_s" if not args.only else f"{args.only}_wall_s"] = time.monotonic() - t_all
     res["meta"]["loadavg_end"] = os.getloadavg()
+    res["summary"] = bsummary.summary(res)
     with open(args.out, "w") as f:
         json.dump(res, f, indent=1, sort_keys=False)
     with open(args.doc, "w") as f:

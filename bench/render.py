@@ -40,6 +40,53 @@ def fix_thin_ratios(a):
                 t["done_s"]["median"] / l_["done_s"]["median"])
 
 
+# issue 14's targets: (summary key, what, must reach, goal)
+TARGETS = [
+    ("attach_ratio_ext4", "attach, node ⇒ new size, dmscale ÷ LVM, ext4", 0.3, 0.1),
+    ("attach_ratio_xfs", "attach, node ⇒ new size, dmscale ÷ LVM, xfs", 0.3, 0.1),
+    ("attach_26_over_2", "attach at 26 members ÷ at 2 (dmscale)", 1.2, 1.2),
+    ("stall_ratio_ext4", "longest writer stall during an attach, dmscale ÷ LVM, ext4", 0.3, 0.3),
+    ("thin_over_linear_attach", "thin attach ÷ linear attach (node ⇒ done, ext4)", 1.2, 1.2),
+]
+STEP_ORDER = ["lock", "read", "check", "write_new", "write_old_a", "write_old_b", "load", "resume", "resize",
+              "udev", "unpend", "other", "total"]
+
+
+def summary_section(res):
+    sm = res.get("summary")
+    if not sm:
+        return []
+    out = ["## Summary: issue 14's targets\n",
+           f"`summary` in results.json (bench/summary.py): commit {sm.get('commit')}"
+           f"{' (**dirty tree**)' if sm.get('dirty') else ''}, at least {sm.get('trials')} successful trials behind "
+           "each figure. **In this table, and in every ratio of the `summary` object, a value below 1 favours "
+           "dmscale** (dmscale ÷ LVM, 26 members ÷ 2, thin ÷ linear).\n"]
+    if sm.get("partial"):
+        out.append(f"> Merged run: {sm['partial']}.\n")
+    out.append("| target | figure | must reach | goal | met |\n|---|---|---|---|---|")
+    for key, what, must, goal in TARGETS:
+        v = sm.get(key)
+        met = "–" if v is None else ("yes" if v <= goal else "must-reach only" if v <= must else "**no**")
+        out.append(f"| {what} (`{key}`) | {f(v)} | ≤ {must} | ≤ {goal} | {met} |")
+    fl = res.get("flat", {})
+    rows = [(f"dmscale-linear-ext4, {fl.get('small_members')}+k members", fl.get("small_steps_ms")),
+            (f"dmscale-linear-ext4, {fl.get('large_members')}+k members", fl.get("large_steps_ms"))]
+    for name, e in (res.get("attach_latency") or {}).get("paths", {}).items():
+        if e.get("steps_ms"):
+            rows.append((f"{name} (section 1)", e["steps_ms"]))
+    rows = [(n, st) for n, st in rows if st]
+    if rows:
+        out.append("\nStep breakdown of `dmscale attach` (its own log line, dmscale/steps.c; median ms over the "
+                   "trials). *other*: what no step covers (process start, udev device inspection, planning); the "
+                   "time before the unit started (udev ⇒ systemd ⇒ exec) is outside *total*.\n")
+        out.append("| pool | " + " | ".join(STEP_ORDER) + " |")
+        out.append("|---|" + "---|" * len(STEP_ORDER))
+        for n, st in rows:
+            out.append(f"| {n} | " + " | ".join(f((st.get(k) or {}).get("median"), nd=1) for k in STEP_ORDER) + " |")
+    out.append("")
+    return out
+
+
 def render(res):
     m = res.get("meta", {})
     out = []
@@ -81,6 +128,7 @@ def render(res):
           "`make bench` under 30 minutes on this 2-core TCG machine; the min–max columns show the spread.")
     w("- Figures are `median [min–max] (n=trials)`. Ratios are medians divided; **> 1× means dmscale is "
       "faster/cheaper**, unless the row says otherwise.\n")
+    out.extend(summary_section(res))
     errs = res.get("errors") or {}
     if errs:
         w("**Sections that failed in this run:** " + "; ".join(f"`{k}`: {v.splitlines()[0]}" for k, v in errs.items())
@@ -115,22 +163,44 @@ def render(res):
     st = res.get("write_stall")
     w("## 2. Write stall during an attach\n")
     if st:
-        w(f"fio {st['fio']}, {st['trials_per_path']} trials per row, interleaved. The window is from the device "
-          "node's uevent to the path's last command returning (for btrfs: after the metadata balance); the "
-          "baseline is a 3 s window of the same writer on the dmscale ext4 filesystem with no attach. The btrfs "
-          "path is compared with dmscale on ext4 (the seed's two modes against dmscale's default). "
-          "Latencies are per-I/O completion latencies of I/Os completing inside the window.\n")
-        w("| row | window (s) | I/Os in window | p99 (µs) | p99.9 (µs) | max (µs) | errors |")
-        w("|---|---|---|---|---|---|---|")
+        if not st.get("window_s"):      # runs before issue 14: unequal windows
+            w(f"fio {st['fio']}, {st['trials_per_path']} trials per row, interleaved. The window is from the device "
+              "node's uevent to the path's last command returning (for btrfs: after the metadata balance); the "
+              "baseline is a 3 s window of the same writer on the dmscale ext4 filesystem with no attach. The btrfs "
+              "path is compared with dmscale on ext4 (the seed's two modes against dmscale's default). "
+              "Latencies are per-I/O completion latencies of I/Os completing inside the window.\n")
+        else:
+            w(f"fio {st['fio']}, {st['trials_per_path']} trials per row, interleaved (the order rotated each "
+              "round and reversed on odd rounds); the baseline is the same writer on the dmscale ext4 filesystem "
+              "with no attach. Latencies are per-I/O completion latencies of I/Os completing inside the window.\n")
+        if st.get("window_s"):
+            w(f"Since issue 14 every row uses a window of the same length ({st['window_s']} s from the device "
+              "node's uevent; the baseline's from an arbitrary instant), and *longest gap* is the longest time "
+              "between two consecutive I/O completions inside it (the writer made no progress at all; 1 ms "
+              "resolution). The baseline row is the noise floor: a ratio whose two gaps are both near it says "
+              "nothing under TCG.\n")
+        w("| row | window (s) | I/Os in window | longest gap (ms) | p99 (µs) | p99.9 (µs) | max (µs) | errors |")
+        w("|---|---|---|---|---|---|---|---|")
         for name, e in st["paths"].items():
-            w(f"| {name} | {s(e['window_s'])} | {s(e['ios_in_window'], nd=0)} | {s(e['p99_us'], nd=0)} | "
-              f"{s(e['p999_us'], nd=0)} | {s(e['max_us'], nd=0)} | {e['errors']} |")
+            w(f"| {name} | {s(e['window_s'])} | {s(e['ios_in_window'], nd=0)} | {s(e.get('max_gap_ms'), nd=0)} | "
+              f"{s(e['p99_us'], nd=0)} | {s(e['p999_us'], nd=0)} | {s(e['max_us'], nd=0)} | {e['errors']} |")
         w("\n| ratio (> 1×: the first path stalls longer) | value |\n|---|---|")
         for k, v in st["ratios"].items():
             w(f"| {k} | {r(v)} |")
         w("")
     else:
         w("(section did not run)\n")
+
+    # 3b
+    fl = res.get("flat")
+    if fl:
+        w("## 3b. Flatness: attach into a small pool against a large one\n")
+        w(f"Two dmscale ext4 pools in one VM, one of {fl['small_members']} members and one of "
+          f"{fl['large_members']}; trials alternate between them (small first in even rounds), and each trial "
+          "adds a member, so trial k runs at small+k and large+k members.\n")
+        w("| pool | node ⇒ new size (s) |\n|---|---|")
+        w(f"| {fl['small_members']}+k members | {s(fl.get('small_latency_s'), nd=3)} |")
+        w(f"| {fl['large_members']}+k members | {s(fl.get('large_latency_s'), nd=3)} |\n")
 
     # 3
     sc = res.get("scaling")
@@ -449,6 +519,21 @@ def closing(res):
         if mx is not None and mx > 1.15:
             loses.append(f"thin stalls writers longer during an attach ({mx:.2f}× the max latency): its attach "
                          "suspends and resumes two devices (the data device, then the pool).")
+    sm = res.get("summary")
+    if sm:
+        lines.append("Issue 14's targets (summary object; **below 1 favours dmscale**):\n")
+        for key, what, must, goal in TARGETS:
+            v = sm.get(key)
+            lines.append(f"- {what}: {f(v)} (must reach ≤ {must}, goal ≤ {goal}"
+                         + ("; not measured in this run)" if v is None else
+                            "; met)" if v <= goal else "; must-reach met)" if v <= must else "; NOT met)"))
+        fl = res.get("flat", {})
+        for which in ("small", "large"):
+            stp = fl.get(f"{which}_steps_ms")
+            if stp:
+                parts = ", ".join(f"{k} {f((stp.get(k) or {}).get('median'), nd=1)}" for k in STEP_ORDER)
+                lines.append(f"- step breakdown at {fl.get(which + '_members')}+k members (median ms): {parts}")
+        lines.append("")
     lines.append("Headline ratios (> 1× favours dmscale unless stated):\n")
     lines += [f"- {h}" for h in heads] or ["- (no ratios: sections missing)"]
     lines.append("\nWhere dmscale loses in this run, and why:\n")

@@ -95,6 +95,23 @@ int dms_device_inspect(const char *node, struct dms_device *d)
 	return 0;
 }
 
+/* Open devnum through a private node (DMS_DEV_QUIET), unlinked at once:
+ * the fd stays valid, and no path udev watches ever sees its close. -errno
+ * when the node cannot be made (the caller then opens the public node). */
+static int open_private(dev_t devnum, int flags)
+{
+	char path[96];
+	(void)mkdir(DMS_PRIVATE_NODE_DIR, 0700);
+	snprintf(path, sizeof(path), DMS_PRIVATE_NODE_DIR "/%ld.%u.%u", (long)getpid(), major(devnum), minor(devnum));
+	(void)unlink(path);             /* left by a process that died between mknod and unlink */
+	if (mknod(path, S_IFBLK | 0600, devnum) < 0)
+		return -errno;
+	int fd = open(path, flags);
+	int err = errno;
+	(void)unlink(path);
+	return fd < 0 ? -err : fd;
+}
+
 /* Open node with mode and check that it still is devnum. 0 and *fd, or -errno. */
 static int open_verified(const char *node, dev_t devnum, int mode, int *fd)
 {
@@ -102,7 +119,9 @@ static int open_verified(const char *node, dev_t devnum, int mode, int *fd)
 		    ((mode & DMS_DEV_EXCL) ? O_EXCL : 0);
 	struct stat st;
 
-	*fd = open(node, flags);
+	*fd = (mode & DMS_DEV_QUIET) ? open_private(devnum, flags) : -1;
+	if (*fd < 0)
+		*fd = open(node, flags);
 	if (*fd < 0) {
 		int err = errno;
 		if (err == EBUSY)

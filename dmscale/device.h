@@ -34,6 +34,16 @@ struct dms_device {
 #define DMS_DEV_RO   0x0                  /* O_RDONLY|O_DIRECT */
 #define DMS_DEV_RW   0x1                  /* O_RDWR|O_DIRECT|O_DSYNC: label writes go through it */
 #define DMS_DEV_EXCL 0x2                  /* O_EXCL: refused if mounted, a dm/md member, or held */
+/* With DMS_DEV_RW, for members already in the live table: open through a
+ * private node of the same device number (made and unlinked at once under
+ * DMS_PRIVATE_NODE_DIR), not d->node. udev watches d->node's inode: closing
+ * a writable fd on it makes udev send a "change" and re-run blkid on the
+ * disk, N times per attach for N members. A label rewrite changes nothing
+ * blkid reports (dmscale labels are no signature blkid knows), so udev's view
+ * of the member stays right without that event. Falls back to d->node when
+ * the node cannot be made. */
+#define DMS_DEV_QUIET 0x4
+#define DMS_PRIVATE_NODE_DIR "/dev/.dmscale"
 
 #define DMS_LABEL_IO_TIMEOUT_MS 10000     /* one stuck EBS device must not hang boot */
 

@@ -13,6 +13,7 @@
 #include <sys/sysmacros.h>
 
 #include "dmscale/log.h"
+#include "dmscale/steps.h"
 
 static struct dm_task *task_named(int type, const char *name)
 {
@@ -90,16 +91,47 @@ int dms_dm_create(const char *name, const char *uuid, const struct dms_dm_target
 	return dms_dm_create_flags(name, uuid, t, n, false);
 }
 
+/* Cookies of resumes whose udev wait was deferred (dms_dm_reload_append). */
+#define MAX_DEFERRED 8
+static uint32_t deferred[MAX_DEFERRED];
+static size_t ndeferred;
+
+static void udev_wait_timed(uint32_t cookie)
+{
+	uint64_t t = dms_steps_now_ns();
+	(void)dm_udev_wait(cookie);
+	dms_steps_add(DMS_STEP_UDEV, t);
+}
+
+void dms_dm_udev_wait_deferred(void)
+{
+	for (size_t i = 0; i < ndeferred; i++)
+		udev_wait_timed(deferred[i]);
+	ndeferred = 0;
+}
+
 /* Run a task with a udev cookie and wait for udev: /dev/mapper nodes exist
- * (or are gone) when this returns. 0 or -EIO. */
-static int run_cookie(struct dm_task *dmt, uint16_t flags)
+ * (or are gone) when this returns, unless `defer` (and a slot is free): then
+ * dms_dm_udev_wait_deferred() waits. `step`: the step its run is timed as
+ * (DMS_STEP_COUNT: none). 0 or -EIO. */
+static int run_cookie_step(struct dm_task *dmt, uint16_t flags, bool defer, enum dms_step step)
 {
 	uint32_t cookie = 0;
 	if (!dm_task_set_cookie(dmt, &cookie, flags))
 		return -EIO;
+	uint64_t t = dms_steps_now_ns();
 	int r = dm_task_run(dmt) ? 0 : -EIO;
-	(void)dm_udev_wait(cookie);
+	dms_steps_add(step, t);
+	if (defer && ndeferred < MAX_DEFERRED)
+		deferred[ndeferred++] = cookie;
+	else
+		udev_wait_timed(cookie);
 	return r;
+}
+
+static int run_cookie(struct dm_task *dmt, uint16_t flags)
+{
+	return run_cookie_step(dmt, flags, false, DMS_STEP_COUNT);
 }
 
 int dms_dm_create_flags(const char *name, const char *uuid, const struct dms_dm_target *t, size_t n,
@@ -144,6 +176,8 @@ struct reload_ctx {
 	const struct dms_dm_target *t;
 	size_t n;
 	uint16_t flags;
+	bool append;            /* skip_lockfs */
+	bool defer;             /* udev wait deferred (dms_dm_udev_wait_deferred) */
 };
 
 static int reload_load(void *c)
@@ -152,7 +186,9 @@ static int reload_load(void *c)
 	struct dm_task *dmt = task_named(DM_DEVICE_RELOAD, x->name);
 	if (!dmt)
 		return -ENOMEM;
+	uint64_t t = dms_steps_now_ns();
 	int r = add_targets(dmt, x->t, x->n) < 0 || !dm_task_run(dmt) ? -EIO : 0;
+	dms_steps_add(DMS_STEP_LOAD, t);
 	dm_task_destroy(dmt);
 	return r;
 }
@@ -171,7 +207,18 @@ static int run_with_cookie(int type, const char *name, uint16_t flags)
 static int reload_resume(void *c)
 {
 	struct reload_ctx *x = c;
-	return run_with_cookie(DM_DEVICE_RESUME, x->name, x->flags);
+	struct dm_task *dmt = task_named(DM_DEVICE_RESUME, x->name);
+	if (!dmt)
+		return -ENOMEM;
+	int r = 0;
+	/* The old targets stay as they are: the filesystem on top needs no
+	 * freeze (sync + journal checkpoint) for the kernel to swap tables. */
+	if (x->append && !dm_task_skip_lockfs(dmt))
+		r = -ENOMEM;
+	if (r == 0)
+		r = run_cookie_step(dmt, x->flags, x->defer, DMS_STEP_RESUME);
+	dm_task_destroy(dmt);
+	return r;
 }
 
 static int reload_clear(void *c)
@@ -190,6 +237,23 @@ int dms_dm_reload_flags(const char *name, const struct dms_dm_target *t, size_t 
 	struct reload_ctx x = {
 		.name = name, .t = t, .n = n,
 		.flags = private_dev ? DM_UDEV_DISABLE_DISK_RULES_FLAG | DM_UDEV_DISABLE_OTHER_RULES_FLAG : 0,
+	};
+	const struct dms_dm_reload_ops o = { &x, reload_load, reload_resume, reload_clear };
+	return dms_dm_reload_steps(name, &o);
+}
+
+int dms_dm_reload_append(const char *name, const struct dms_dm_target *t, size_t n)
+{
+	struct reload_ctx x = { .name = name, .t = t, .n = n, .flags = 0, .append = true, .defer = true };
+	const struct dms_dm_reload_ops o = { &x, reload_load, reload_resume, reload_clear };
+	return dms_dm_reload_steps(name, &o);
+}
+
+int dms_dm_reload_private_deferred(const char *name, const struct dms_dm_target *t, size_t n)
+{
+	struct reload_ctx x = {
+		.name = name, .t = t, .n = n, .defer = true,
+		.flags = DM_UDEV_DISABLE_DISK_RULES_FLAG | DM_UDEV_DISABLE_OTHER_RULES_FLAG,
 	};
 	const struct dms_dm_reload_ops o = { &x, reload_load, reload_resume, reload_clear };
 	return dms_dm_reload_steps(name, &o);

@@ -45,6 +45,18 @@ int dms_dm_reload(const char *name, const struct dms_dm_target *t, size_t n);
  * resume. When the resume fails, the new table is cleared and the device
  * resumed with its old table (as LVM does): it is never left suspended. */
 int dms_dm_reload_flags(const char *name, const struct dms_dm_target *t, size_t n, bool private_dev);
+/* Same, for an append to a linear table (the live table is a prefix of the
+ * new one): the resume skips the filesystem freeze (dm_task_skip_lockfs; the
+ * suspend still drains in-flight I/O), and its udev wait is deferred to
+ * dms_dm_udev_wait_deferred() so the filesystem grows first (docs/DESIGN.md,
+ * "No freeze for a linear append"). */
+int dms_dm_reload_append(const char *name, const struct dms_dm_target *t, size_t n);
+/* dms_dm_reload_flags(private_dev = true) with the udev wait deferred like
+ * dms_dm_reload_append's: a thin pool's internal devices (-tdata, -tpool) are
+ * referenced by device number, so nothing after their resume needs udev. */
+int dms_dm_reload_private_deferred(const char *name, const struct dms_dm_target *t, size_t n);
+/* Wait for udev on every deferred resume (no-op when none). */
+void dms_dm_udev_wait_deferred(void);
 /* The reload steps over an interface, so their order is unit-tested. */
 struct dms_dm_reload_ops {
 	void *ctx;

@@ -95,7 +95,7 @@ static int run_action(const struct dms_host *h, struct dms_rc_input *in, const s
 		r = h->dm_create(h->ctx, name, uuid, a->tg, a->count, a->private_dev);
 		break;
 	case DMS_RC_RELOAD:
-		r = h->dm_reload(h->ctx, name, a->tg, a->count, a->private_dev);
+		r = h->dm_reload(h->ctx, name, a->tg, a->count, a->private_dev, a->append);
 		break;
 	case DMS_RC_MESSAGE:
 		r = h->dm_message(h->ctx, name, a->msg);
@@ -180,6 +180,9 @@ int dms_reconcile_run(const struct dms_host *h, const struct dms_assembly *a,
 	r = log_error_errno(ELOOP, "pool %s: the devices did not converge after %d rounds; see dmesg and "
 			    "'dmsetup table'", l->pool_name, MAX_ROUNDS);
 out:
+	/* After the filesystem grew (GROW_FS ran in the same round as the reload). */
+	if (h->udev_flush)
+		h->udev_flush(h->ctx);
 	free(p);
 	free(in);
 	return r;

@@ -19,7 +19,12 @@ struct dms_host {
 	int (*dm_get)(void *ctx, const char *name, struct dms_rc_dev *out);
 	int (*dm_create)(void *ctx, const char *name, const char *uuid, const struct dms_dm_target *t, size_t n,
 			 bool private_dev);
-	int (*dm_reload)(void *ctx, const char *name, const struct dms_dm_target *t, size_t n, bool private_dev);
+	/* append: the live table is a prefix of t (linear append): no freeze, the
+	 * udev wait deferred to udev_flush */
+	int (*dm_reload)(void *ctx, const char *name, const struct dms_dm_target *t, size_t n, bool private_dev,
+			 bool append);
+	/* wait for udev on the deferred dm events (optional; after the fs grew) */
+	void (*udev_flush)(void *ctx);
 	int (*dm_message)(void *ctx, const char *name, const char *msg);
 	int (*thin_status)(void *ctx, const char *name, struct dms_thin_pool_status *ps);
 	/* device I/O */

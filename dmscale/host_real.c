@@ -11,6 +11,7 @@
 #include "dmscale/pool_api.h"
 #include "dmscale/probe.h"
 #include "dmscale/state.h"
+#include "dmscale/steps.h"
 #include "kmod-helpers/kmod.h"
 
 static int h_kmod(void *ctx, const char *module)
@@ -43,9 +44,19 @@ static int h_dm_create(void *ctx, const char *name, const char *uuid, const stru
 	return dms_dm_create_flags(name, uuid, t, n, private_dev);
 }
 
-static int h_dm_reload(void *ctx, const char *name, const struct dms_dm_target *t, size_t n, bool private_dev)
+static int h_dm_reload(void *ctx, const char *name, const struct dms_dm_target *t, size_t n, bool private_dev,
+		       bool append)
 {
+	if (append && !private_dev)
+		return dms_dm_reload_append(name, t, n);
+	if (private_dev)        /* udev_flush waits, after the filesystem grew */
+		return dms_dm_reload_private_deferred(name, t, n);
 	return dms_dm_reload_flags(name, t, n, private_dev);
+}
+
+static void h_udev_flush(void *ctx)
+{
+	dms_dm_udev_wait_deferred();
 }
 
 static int h_dm_message(void *ctx, const char *name, const char *msg)
@@ -106,7 +117,10 @@ static int h_mount(void *ctx, const char *fstype, const char *node, const char *
 
 static int h_grow_fs(void *ctx, const char *fstype, const char *mp, bytes_t size_bytes, bool *grown)
 {
-	return dms_fs_grow(fstype, mp, size_bytes, grown);
+	uint64_t t = dms_steps_now_ns();
+	int r = dms_fs_grow(fstype, mp, size_bytes, grown);
+	dms_steps_add(DMS_STEP_RESIZE, t);
+	return r;
 }
 
 static int h_fs_usage(void *ctx, const char *mp, struct dms_fs_usage *u)
@@ -116,7 +130,10 @@ static int h_fs_usage(void *ctx, const char *mp, struct dms_fs_usage *u)
 
 static int h_unpend(void *ctx, const char *pool, const char *volume_id)
 {
-	return dms_pending_remove(NULL, pool, volume_id);
+	uint64_t t = dms_steps_now_ns();
+	int r = dms_pending_remove(NULL, pool, volume_id);
+	dms_steps_add(DMS_STEP_UNPEND, t);
+	return r;
 }
 
 static int h_mkfs_pending(void *ctx, const char *pool)
@@ -154,6 +171,7 @@ const struct dms_host dms_host_real = {
 	.dm_get = h_dm_get,
 	.dm_create = h_dm_create,
 	.dm_reload = h_dm_reload,
+	.udev_flush = h_udev_flush,
 	.dm_message = h_dm_message,
 	.thin_status = h_thin_status,
 	.write_label = h_write_label,

@@ -240,6 +240,16 @@ int main(int argc, char **argv)
 	int cargc = argc - argi;
 	char **cargv = argv + argi;
 
+#ifdef DMS_ATTACH_ONLY
+	/* dmscale-attach: the udev unit's binary, linked without the daemon's
+	 * libraries (libcurl, libxml2, OpenSSL, jansson) so that a udev-started
+	 * attach loads only what it uses. It reads no daemon configuration: a
+	 * thin pool's reload keeps the live low water mark (set at assembly). */
+	if (strcmp(cmd, "attach")) {
+		fprintf(stderr, "this binary only attaches (the udev unit's); run: dmscale %s\n", cmd);
+		return 2;
+	}
+#endif
 	if (!strcmp(cmd, "init")) {
 		static const int a[] = { OPT_NAME, OPT_MP, OPT_FS, OPT_FORCE, OPT_TARGET, OPT_VSIZE, OPT_ISTORE, 0 };
 		if (parse(cargc, cargv, &o, a, usage_init, 1, &device) < 0)
@@ -276,7 +286,11 @@ int main(int argc, char **argv)
 			log_error("--json and --prometheus are exclusive");
 			return 2;
 		}
+#ifndef DMS_ATTACH_ONLY
 		r = dms_cmd_status(o.name, o.json, o.prometheus);
+#else
+		r = -ENOTSUP;
+#endif
 	} else if (!strcmp(cmd, "daemon")) {
 		if (!dms_cmd_daemon) {
 			log_error("this build has no daemon");

@@ -4,6 +4,7 @@
  * the next attach or assemble. */
 #include "dmscale/pool.h"
 #include "dmscale/pool_api.h"
+#include "dmscale/pool_priv.h"
 
 #include <dirent.h>
 #include <stdint.h>
@@ -31,7 +32,7 @@
 #include "dmscale/uuid.h"
 #include "kmod-helpers/kmod.h"
 
-static struct dms_pool_params params_of(const struct dms_opts *o, const char *mountpoint, bool do_mount)
+struct dms_pool_params dms_pool_params_of(const struct dms_opts *o, const char *mountpoint, bool do_mount)
 {
 	struct dms_pool_params p = { .mountpoint = mountpoint, .do_mount = do_mount };
 	/* lost instance storage is settled by assemble/init, never by a udev event */
@@ -46,7 +47,7 @@ static struct dms_pool_params params_of(const struct dms_opts *o, const char *mo
 }
 
 /* Converge the system to a complete assembly from the scan. */
-static int reconcile(const struct dms_scan *s, const struct dms_assembly *a, const struct dms_pool_params *pp)
+int dms_pool_reconcile(const struct dms_scan *s, const struct dms_assembly *a, const struct dms_pool_params *pp)
 {
 	const struct dms_device *members[DMS_MAX_MEMBERS];
 	for (uint32_t i = 0; i < a->label.member_count; i++)
@@ -55,7 +56,7 @@ static int reconcile(const struct dms_scan *s, const struct dms_assembly *a, con
 }
 
 /* Refuse anything that is not a blank, unused, big enough, non-root disk. */
-static int check_candidate(struct dms_device *d, bool force)
+int dms_pool_check_candidate(struct dms_device *d, bool force)
 {
 	char what[128];
 	int r;
@@ -84,31 +85,13 @@ static int check_candidate(struct dms_device *d, bool force)
 	return dms_device_open_excl(d);
 }
 
-static int new_member(const struct dms_device *d, struct dms_member *m)
-{
-	memset(m, 0, sizeof(*m));
-	dms_uuid_generate(m->uuid);
-	snprintf(m->volume_id, sizeof(m->volume_id), "%s", d->volume_id);
-	int r = dms_member_layout(d->size_bytes, 0, m);
-	if (r < 0)
-		return log_error_errno(r, "%s: cannot lay out a member on %llu bytes: %m", d->node,
-				       (unsigned long long)d->size_bytes);
-	return 0;
-}
-
-static int setup_kernel(void)
+int dms_pool_setup_kernel(void)
 {
 	return dms_kmod_ensure("dm_mod");
 }
 
-/* A pool as its labels describe it, read under its lock (held by the caller). */
-struct pool_view {
-	struct dms_scan *s;
-	struct dms_assembly *a;
-};
-
 /* Scan and plan `pool`: 0, or the planning error (logged; -ENOENT is not). */
-static int view_open(const char *pool, struct pool_view *v)
+int dms_pool_view_open(const char *pool, struct pool_view *v)
 {
 	v->s = dms_scan_new();
 	v->a = calloc(1, sizeof(*v->a));
@@ -137,13 +120,13 @@ static int view_open_assemble(const char *pool, struct pool_view *v, const struc
 	return r < 0 ? r : dms_scan_plan_pool(v->s, pool, v->a);
 }
 
-static void view_close(struct pool_view *v)
+void dms_pool_view_close(struct pool_view *v)
 {
 	free(v->a);
 	free(v->s);
 }
 
-static int assemble_one(const char *pool, const struct dms_pool_params *pp)
+int dms_pool_assemble_one(const char *pool, const struct dms_pool_params *pp)
 {
 	struct pool_view v;
 	int lock = dms_pool_lock(pool);
@@ -153,8 +136,8 @@ static int assemble_one(const char *pool, const struct dms_pool_params *pp)
 	if (r == -ENOENT)
 		r = log_error_errno(ENOENT, "pool %s: no member found on this system", pool);
 	if (r == 0)
-		r = reconcile(v.s, v.a, pp);
-	view_close(&v);
+		r = dms_pool_reconcile(v.s, v.a, pp);
+	dms_pool_view_close(&v);
 	dms_pool_unlock(lock);
 	return r;
 }
@@ -227,11 +210,11 @@ int dms_cmd_init(const struct dms_opts *o, const char *device)
 				       DMS_POOL_NAME_MAX - 1);
 	if (!dms_fs_type_supported(o->fstype))
 		return log_error_errno(EINVAL, "unsupported filesystem '%s': use ext4, xfs or btrfs", o->fstype);
-	if ((r = setup_kernel()) < 0)
+	if ((r = dms_pool_setup_kernel()) < 0)
 		return r;
 	if ((r = dms_device_inspect(device, &d)) < 0)
 		return r;
-	const struct dms_pool_params pp = params_of(o, o->mountpoint, true);
+	const struct dms_pool_params pp = dms_pool_params_of(o, o->mountpoint, true);
 	r = dms_device_read_label(&d, &cur, &ok);
 	if (r == 0) {
 		if (strcmp(cur.pool_name, o->name) && !o->force)
@@ -241,7 +224,7 @@ int dms_cmd_init(const struct dms_opts *o, const char *device)
 		if (!strcmp(cur.pool_name, o->name)) {
 			log_info("%s: already member %u of pool %s (generation %llu): reassembling, not formatting",
 				 device, cur.member_index, cur.pool_name, (unsigned long long)cur.generation);
-			return assemble_one(o->name, &pp);
+			return dms_pool_assemble_one(o->name, &pp);
 		}
 	} else if (r != -ENODATA && !o->force) {
 		return log_error_errno(r, "%s: holds a damaged dmscale label; refusing (use --force to overwrite)",
@@ -259,7 +242,7 @@ int dms_cmd_init(const struct dms_opts *o, const char *device)
 		r = log_error_errno(EEXIST, "pool %s is already active as /dev/mapper/%s and %s is not a member; "
 				    "use 'dmscale attach %s' to add it", o->name, dmname, device, device);
 	if (r == 0)
-		r = check_candidate(&d, o->force);
+		r = dms_pool_check_candidate(&d, o->force);
 	if (r == 0 && !o->instance_store_off)
 		r = dms_pool_create_tiered(o, &d);     /* 1: no instance storage */
 	else if (r == 0)
@@ -271,184 +254,7 @@ int dms_cmd_init(const struct dms_opts *o, const char *device)
 	if (r < 0)
 		return r;
 	/* Activation, mkfs and mount are the same path as a reboot's reassembly. */
-	return assemble_one(o->name, &pp);
-}
-
-/* The labels of next for its old members (all but the last), in two batches:
- * copy A on every old member, then copy B (docs/FORMAT.md §5.3). */
-static int write_old_labels(struct dms_scan *s, struct dms_assembly *a, const struct dms_label *next)
-{
-	const uint32_t n = next->member_count - 1;
-	struct dms_label *ls = calloc(n ? n : 1, sizeof(*ls));
-	struct dms_device *devs[DMS_MAX_MEMBERS];
-	int r = 0;
-	if (!ls)
-		return log_error_errno(ENOMEM, "out of memory");
-	/* One checked writable fd per member for both batches: one close, one
-	 * udev re-probe per member (device.h). */
-	for (uint32_t i = 0; i < n && r == 0; i++) {
-		dms_label_for_member(next, i, &ls[i]);
-		devs[i] = &s->dev[a->member_found[i]];
-		r = dms_device_open_checked(devs[i], DMS_DEV_RW);
-	}
-	if (r == 0)
-		r = dms_device_write_labels(devs, ls, n, 0);
-	if (r == 0)
-		dms_failpoint(DMS_FP("attach:first-old-labelled"));
-	if (r == 0)
-		r = dms_device_write_labels(devs, ls, n, 1);
-	for (uint32_t i = 0; r == 0 && i < n; i++)
-		a->stale[i] = a->repair[i] = 0;
-	for (uint32_t i = 0; i < n; i++)
-		dms_device_close(&s->dev[a->member_found[i]]);
-	free(ls);
-	return r;
-}
-
-/* Append d to the pool planned in a (under the lock), then converge. */
-static int append_member(struct dms_scan *s, struct dms_assembly *a, struct dms_device *d, const char *pool,
-			 const struct dms_pool_params *pp)
-{
-	struct dms_member m;
-	struct dms_label *next = calloc(1, sizeof(*next));
-	struct dms_label *ml = calloc(1, sizeof(*ml));
-	int r = -ENOMEM;
-	if (!next || !ml)
-		goto out;
-	if (s->n >= DMS_MAX_SCAN) {
-		r = log_error_errno(ENOSPC, "pool %s: more than %d labelled devices on this system; cannot add %s",
-				    pool, DMS_MAX_SCAN, d->node);
-		goto out;
-	}
-	if ((r = new_member(d, &m)) < 0)
-		goto out;
-	r = dms_plan_append(&a->label, &m, next);
-	if (r < 0) {
-		r = log_error_errno(r, "pool %s: cannot add another member (limit %d): %m", pool, DMS_MAX_MEMBERS);
-		goto out;
-	}
-	if (next->target == DMS_TARGET_THIN)   /* metadata sized for the larger pool */
-		next->thin_meta_active_bytes = dms_thin_meta_active_for(dms_label_data_bytes(next),
-									next->thin_meta_bytes,
-									next->thin_meta_active_bytes);
-	/* Crash-safe order (docs/FORMAT.md §5.3): the new member's label first
-	 * (through the exclusive fd check_candidate validated), then the old
-	 * members (copy A of all, then copy B of all), then the table, then the
-	 * filesystem. */
-	dms_label_for_member(next, next->member_count - 1, ml);
-	if ((r = dms_device_write_label(d, ml)) < 0)
-		goto out;
-	log_info("%s (%s): labelled as member %u of pool %s, generation %llu, %llu data bytes", d->node,
-		 d->volume_id[0] ? d->volume_id : "-", ml->member_index, pool, (unsigned long long)next->generation,
-		 (unsigned long long)m.data_bytes);
-	dms_failpoint(DMS_FP("attach:new-labelled"));
-	/* Rescan-free: the assembly for `next` is the old one plus this device. */
-	a->member_found[next->member_count - 1] = s->n;
-	if ((r = dms_scan_add(s, d, ml, 3)) < 0)
-		goto out;
-	s->dev[s->n - 1].fd = -1;       /* the fd stays d's, closed below */
-	s->dev[s->n - 1].fd_mode = 0;
-	a->label = *next;
-	a->generation = next->generation;
-	if ((r = write_old_labels(s, a, next)) < 0)
-		goto out;
-	a->stale[next->member_count - 1] = a->repair[next->member_count - 1] = 0;
-	dms_failpoint(DMS_FP("attach:all-labelled"));
-	dms_device_close(d);            /* before dm claims it */
-	r = reconcile(s, a, pp);
-out:
-	free(ml);
-	free(next);
-	return r;
-}
-
-int dms_cmd_attach(const struct dms_opts *o, const char *device)
-{
-	struct dms_device d;
-	struct dms_label cur;
-	unsigned ok;
-	char pool[256];
-	int r;
-
-	if ((r = setup_kernel()) < 0)
-		return r;
-	if ((r = dms_device_inspect(device, &d)) < 0)
-		return o->udev ? 0 : r;   /* udev: the device may already be gone */
-	r = dms_device_read_label(&d, &cur, &ok);
-	if (r == 0) {
-		/* Already a member of some pool: converge that pool (finishes an
-		 * interrupted attach; a device already in the pool changes nothing). */
-		if (!o->udev && strcmp(cur.pool_name, o->name))
-			return log_error_errno(EEXIST, "%s: member of another pool, '%s'; refusing", device,
-					       cur.pool_name);
-		log_info("%s: carries a label of pool %s (member %u, generation %llu)", device, cur.pool_name,
-			 cur.member_index, (unsigned long long)cur.generation);
-		if (o->udev && dms_pool_live_has(cur.pool_name, d.devnum)) {
-			/* Boot: every member's coldplug event lands here once the pool is
-			 * assembled; a full scan each would make boot O(members^2). */
-			log_info("pool %s: %s is already in the live table; nothing to do", cur.pool_name, device);
-			return 0;
-		}
-		/* udev touches only a pool this machine created or mounted before: a
-		 * pool from elsewhere (a restored snapshot, a volume attached for
-		 * forensics) is left exactly as it is: not activated, no label
-		 * repaired, never mounted. */
-		if (o->udev && !dms_state_has_mountpoint(cur.pool_name)) {
-			log_notice("%s: member of pool %s, which was never mounted on this machine: left untouched; to use "
-				   "it, run 'dmscale assemble --name %s --mountpoint DIR'", device, cur.pool_name,
-				   cur.pool_name);
-			return 0;
-		}
-		const struct dms_pool_params pp = params_of(o, NULL, true);
-		r = assemble_one(cur.pool_name, &pp);
-		if (r == -ENODEV && o->udev) {
-			log_info("pool %s: waiting for its other members", cur.pool_name);
-			return 0;
-		}
-		/* Asked by name: the device must now be in the pool, not merely
-		 * carry a label that the pool's assembly had to ignore. */
-		if (r == 0 && !o->udev && !dms_pool_live_has(cur.pool_name, d.devnum))
-			return log_error_errno(EINVAL, "%s: its label names it member %u of pool %s, but the pool does not "
-					       "use it (see the warnings above); refusing. Nothing was written to it",
-					       device, cur.member_index, cur.pool_name);
-		return r;
-	}
-	if (r != -ENODATA && !o->force)
-		return log_error_errno(r, "%s: holds a damaged dmscale label; refusing (repair or --force)", device);
-
-	if (o->udev) {
-		if (!d.volume_id[0] || !dms_pending_pool_of(d.volume_id, pool, sizeof(pool))) {
-			log_debug("%s: not expected by any pool; leaving it alone", device);
-			return 0;
-		}
-		log_info("%s: volume %s is pending for pool %s: claiming it", device, d.volume_id, pool);
-	} else {
-		snprintf(pool, sizeof(pool), "%s", o->name);
-	}
-
-	int lock = dms_pool_lock(pool);
-	if (lock < 0)
-		return lock;
-	/* The daemon may have given up on the volume meanwhile (it unpends under this lock). */
-	if (o->udev && dms_pending_contains(NULL, pool, d.volume_id) != 1) {
-		log_info("%s: volume %s is no longer pending for pool %s; leaving it alone", device, d.volume_id, pool);
-		dms_pool_unlock(lock);
-		return 0;
-	}
-	struct pool_view v;
-	const struct dms_pool_params pp = params_of(o, NULL, false);
-	r = view_open(pool, &v);
-	if (r == -ENOENT)
-		r = log_error_errno(ENOENT, "pool %s does not exist on this system; create it with 'dmscale init'",
-				    pool);
-	else if (r == 0 && dms_scan_find(v.s, d.devnum) >= 0)
-		r = 0;                  /* labelled meanwhile by a concurrent attach */
-	else if (r == 0 && (r = check_candidate(&d, o->force)) == 0)
-		r = append_member(v.s, v.a, &d, pool, &pp);
-	dms_device_close(&d);
-	view_close(&v);
-	dms_pool_unlock(lock);
-	return r;
+	return dms_pool_assemble_one(o->name, &pp);
 }
 
 int dms_pool_thin_grow_metadata_with(const char *pool, const struct dms_pool_params *pp)
@@ -457,7 +263,7 @@ int dms_pool_thin_grow_metadata_with(const char *pool, const struct dms_pool_par
 	if (lock < 0)
 		return lock;
 	struct pool_view v;
-	int r = view_open(pool, &v);
+	int r = dms_pool_view_open(pool, &v);
 	struct dms_scan *s = v.s;
 	struct dms_assembly *a = v.a;
 	if (r < 0)
@@ -489,9 +295,9 @@ int dms_pool_thin_grow_metadata_with(const char *pool, const struct dms_pool_par
 			goto out;
 		a->stale[i] = a->repair[i] = 0;
 	}
-	r = reconcile(s, a, pp);
+	r = dms_pool_reconcile(s, a, pp);
 out:
-	view_close(&v);
+	dms_pool_view_close(&v);
 	dms_pool_unlock(lock);
 	return r;
 }
@@ -534,10 +340,10 @@ static int pool_names(char (*names)[DMS_POOL_NAME_MAX], size_t *nn)
  * the command (its result is recorded as 0). */
 static void assemble_round(const struct dms_opts *o, char (*names)[DMS_POOL_NAME_MAX], size_t nn, int *res)
 {
-	const struct dms_pool_params one = params_of(o, o->mountpoint, true);
-	const struct dms_pool_params all = params_of(o, NULL, true);
+	const struct dms_pool_params one = dms_pool_params_of(o, o->mountpoint, true);
+	const struct dms_pool_params all = dms_pool_params_of(o, NULL, true);
 	if (!o->all) {
-		res[0] = assemble_one(o->name, &one);
+		res[0] = dms_pool_assemble_one(o->name, &one);
 		return;
 	}
 	/* This machine's pools first: a pool from elsewhere (a restored snapshot,
@@ -547,7 +353,7 @@ static void assemble_round(const struct dms_opts *o, char (*names)[DMS_POOL_NAME
 		for (size_t j = 0; j < nn; j++) {
 			if (res[j] == 0 || dms_state_has_mountpoint(names[j]) != (pass == 0))
 				continue;
-			int q = assemble_one(names[j], &all);
+			int q = dms_pool_assemble_one(names[j], &all);
 			if (q < 0 && pass == 1) {   /* never fail this machine's boot */
 				log_warning("pool %s (never mounted on this machine) was not assembled; this does not "
 					    "fail the command", names[j]);
@@ -559,7 +365,7 @@ static void assemble_round(const struct dms_opts *o, char (*names)[DMS_POOL_NAME
 
 int dms_cmd_assemble(const struct dms_opts *o)
 {
-	if (setup_kernel() < 0)
+	if (dms_pool_setup_kernel() < 0)
 		return -ENOENT;
 	static char names[DMS_MAX_SCAN][DMS_POOL_NAME_MAX];
 	static int res[DMS_MAX_SCAN];

@@ -66,7 +66,7 @@ int dms_pool_thin_status(const char *pool, struct dms_thin_pool_status *ps, unsi
 	return dms_thin_status_read(tpool, ps, event_nr);
 }
 
-int dms_pool_live_deps(const char *pool, dev_t *deps, size_t max, size_t *n)
+int dms_pool_live_deps(const char *pool, dev_t *out, size_t max, size_t *n)
 {
 	static const enum dms_rc_role roles[] = { DMS_RC_TDATA, DMS_RC_VOL };
 	char name[160];
@@ -74,10 +74,13 @@ int dms_pool_live_deps(const char *pool, dev_t *deps, size_t max, size_t *n)
 	for (size_t k = 0; k < 2; k++) {
 		struct dms_dm_info info;
 		dms_rc_dm_name(pool, roles[k], name, sizeof(name));
-		if (dms_dm_info(name, &info) == 0 && info.exists)  /* the data table: the first that exists */
-			return dms_dm_deps(name, deps, max, n);
+		int r = dms_dm_info(name, &info);
+		if (r < 0)
+			return r;
+		if (info.exists)        /* the data table is the first that exists */
+			return dms_dm_deps(name, out, max, n);
 	}
-	return 0;
+	return -ENOENT;
 }
 
 /* Is devnum a dependency of the pool's live data table (dmscale-N or, for a

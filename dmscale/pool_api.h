@@ -34,13 +34,13 @@ enum dms_membership dms_pool_membership(const struct dms_pool_query *q, const ch
 int dms_pool_thin_status(const char *pool, struct dms_thin_pool_status *ps, unsigned *event_nr);
 /* Same by dm name. */
 int dms_thin_status_read(const char *tpool, struct dms_thin_pool_status *ps, unsigned *event_nr);
-/* The devices of the pool's live data table (dmscale-N-tdata, else dmscale-N),
- * without the lock: *n = 0 when the pool is not active (or dm cannot be
- * asked). 0 or -errno. */
-int dms_pool_live_deps(const char *pool, dev_t *deps, size_t max, size_t *n);
 /* Is devnum a dependency of the pool's live data table (dmscale-N or, for a
  * thin pool, dmscale-N-tdata)? Under the pool lock; any error answers "no". */
 bool dms_pool_live_has(const char *pool, dev_t devnum);
+/* The member devices of the pool's live data table (dmscale-N, or -tdata for
+ * a thin pool), without taking the lock (the caller holds it). -ENOENT when
+ * the pool is not active (*n = 0 then). */
+int dms_pool_live_deps(const char *pool, dev_t *out, size_t max, size_t *n);
 /* Which pool's pending list holds volume_id? 1 (name in pool), or 0. */
 int dms_pending_pool_of(const char *volume_id, char *pool, size_t len);
 #endif

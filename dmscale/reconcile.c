@@ -58,6 +58,18 @@ bool dms_rc_table_equal(const struct dms_rc_dev *live, const struct dms_dm_targe
 	return true;
 }
 
+bool dms_rc_table_extends(const struct dms_rc_dev *live, const struct dms_dm_target *want, size_t n)
+{
+	if (!live->exists || live->count == 0 || live->count >= n)
+		return false;
+	for (size_t i = 0; i < live->count; i++)
+		if (live->tg[i].start_sectors != want[i].start_sectors ||
+		    live->tg[i].length_sectors != want[i].length_sectors || strcmp(live->tg[i].type, want[i].type) ||
+		    !params_equal(live->tg[i].params, want[i].params))
+			return false;
+	return true;
+}
+
 static bool targets_equal(const struct dms_dm_target *a, const struct dms_dm_target *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)

@@ -86,6 +86,7 @@ struct dms_rc_action {
 	unsigned batch;               /* WRITE_LABEL: 0 (independent writes) */
 	enum dms_rc_role role;        /* CREATE, RELOAD, MESSAGE; MKFS/MOUNT/GROW_FS act on VOL */
 	bool private_dev;             /* CREATE, RELOAD: no udev disk/other rules (internal layer) */
+	bool append;                  /* RELOAD: the live table is a prefix of tg (no freeze needed) */
 	size_t count;                 /* CREATE, RELOAD: the table */
 	struct dms_dm_target *tg;     /*   (points into the plan) */
 	char msg[48];                 /* MESSAGE */
@@ -114,6 +115,8 @@ void dms_rc_dm_uuid(const uint8_t pool_uuid[16], enum dms_rc_role role, char *ou
  * other whitespace (thin-pool adds a trailing space): runs of blanks compare
  * equal, leading and trailing blanks are ignored. */
 bool dms_rc_table_equal(const struct dms_rc_dev *live, const struct dms_dm_target *want, size_t n);
+/* The live table is a proper prefix of want (an append: no old target changes). */
+bool dms_rc_table_extends(const struct dms_rc_dev *live, const struct dms_dm_target *want, size_t n);
 
 /* The plan. Returns 0 (plan filled, possibly empty) or -errno after logging
  * why the pool must not be activated as it is (another device of the name,

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 
 #include "dmscale/log.h"
 #include "dmscale/pool_api.h"
@@ -159,6 +160,47 @@ int dms_scan_labels(struct dms_scan *s)
 		return log_error_errno(-r, "out of memory");
 	}
 	r = read_batch(s, &b);
+	free(b.dev);
+	return r;
+}
+
+/* "/dev/NAME" of a block device number, from sysfs (no udev database walk). */
+static int node_of_devnum(dev_t devnum, char *out, size_t len)
+{
+	char path[64], line[300];
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/uevent", major(devnum), minor(devnum));
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	int r = -ENOENT;
+	while (r < 0 && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "DEVNAME=", 8)) {
+			line[strcspn(line, "\n")] = 0;
+			r = snprintf(out, len, "/dev/%s", line + 8) < (int)len ? 0 : -ENAMETOOLONG;
+		}
+	fclose(f);
+	return r;
+}
+
+int dms_scan_devnums(struct dms_scan *s, const dev_t *devnums, size_t n)
+{
+	struct scan_batch b = { 0 };
+	int r = 0;
+	s->n = 0;
+	s->unreadable = 0;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		char node[256];
+		struct dms_device d;
+		if (node_of_devnum(devnums[i], node, sizeof(node)) < 0 || dms_device_inspect(node, &d) < 0 ||
+		    d.devnum != devnums[i])
+			s->unreadable++;
+		else
+			r = batch_push(&b, &d);
+	}
+	if (r == 0)
+		r = read_batch(s, &b);
+	else
+		r = log_error_errno(-r, "out of memory");
 	free(b.dev);
 	return r;
 }

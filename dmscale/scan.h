@@ -19,6 +19,10 @@ struct dms_scan *dms_scan_new(void);
 /* Enumerate whole disks with libudev and read every label (libaio, timeout).
  * Devices beyond DMS_MAX_SCAN are reported and left out. */
 int dms_scan_labels(struct dms_scan *s);
+/* Read only the labels of the devices devnums[0..n) (one submit): the
+ * members of a live table plus a candidate, for an append. A device whose
+ * node cannot be found or opened counts as unreadable. */
+int dms_scan_devnums(struct dms_scan *s, const dev_t *devnums, size_t n);
 /* Pure: add a device and its label; -ENOSPC when the scan is full. */
 int dms_scan_add(struct dms_scan *s, const struct dms_device *d, const struct dms_label *l, unsigned copies_ok);
 /* Index of devnum in the scan, or -1. */

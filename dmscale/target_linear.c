@@ -31,6 +31,8 @@ static int linear_plan_devices(const struct dms_rc_input *in, struct dms_rc_plan
 		 " bytes, generation %" PRIu64, l->pool_name, l->member_count, sectors_to_bytes(total),
 		 l->generation);
 	a->test_stop = DMS_FP("attach:reloaded");
+	/* Only targets appended: resume without freezing the filesystem. */
+	a->append = dms_rc_table_extends(&in->dev[DMS_RC_VOL], tg, n);
 	return 0;
 }
 

@@ -51,9 +51,10 @@ double daemon_mono_s(void)
 
 /* Sleep until `until` (monotonic) or a stop signal, without the race between
  * checking the flag and sleeping: the signals are blocked outside ppoll. */
-void daemon_sleep_until(double until)
+int daemon_sleep_until_fd(double until, int fd)
 {
 	sigset_t block, old;
+	int woke = 0;
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
@@ -62,9 +63,16 @@ void daemon_sleep_until(double until)
 	if (!daemon_stop_requested && left > 0) {
 		struct timespec ts = {.tv_sec = (time_t)left,
 				      .tv_nsec = (long)((left - floor(left)) * 1e9)};
-		(void)ppoll(NULL, 0, &ts, &old);
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		woke = ppoll(fd >= 0 ? &p : NULL, fd >= 0 ? 1 : 0, &ts, &old) > 0;
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	return woke;
+}
+
+void daemon_sleep_until(double until)
+{
+	(void)daemon_sleep_until_fd(until, -1);
 }
 
 void daemon_fmt_bytes(bytes_t b, char *out, size_t len)
@@ -264,7 +272,8 @@ int dms_cmd_daemon(int argc, char **argv)
 		return r;
 	}
 	d->once = once;
-	ec2_connector_init(&d->conn, &d->cfg, NULL, NULL);   /* it holds the secrets from here on */
+	(void)daemon_udev_open(d);      /* before any volume can appear */
+	ec2_connector_init(&d->conn, &d->cfg, NULL, daemon_udev_clock(d));   /* it holds the secrets from here on */
 	d->membership = daemon_status_membership;
 	d->membership_ud = d;
 	d->read_label = daemon_read_volume_label;
@@ -295,6 +304,7 @@ int dms_cmd_daemon(int argc, char **argv)
 	double period = d->cfg.poll_interval_ms / 1000.0;
 	double next = daemon_mono_s();
 	while (!daemon_stop_requested) {
+		daemon_udev_attach(d);
 		tick(d);
 		if (once && d->n_waits == 0)
 			break;
@@ -307,12 +317,15 @@ int dms_cmd_daemon(int argc, char **argv)
 		double now = daemon_mono_s();
 		if (next < now)      /* a provisioning took a while: no catch-up burst */
 			next = now + period;
-		daemon_sleep_until(next);
+		/* A disk appeared: append it now, then sleep on until the tick. */
+		while (daemon_sleep_until_fd(next, daemon_udev_fd(d)) == 1 && !daemon_stop_requested)
+			daemon_udev_attach(d);
 	}
 	if (daemon_stop_requested)
 		log_info("pool %s: stopping (%zu volume(s) still pending: left for the next start)", d->cfg.pool,
 			 d->n_waits);
 	write_state(d, daemon_mono_s());
+	daemon_udev_close(d);
 	if (d->ec2_ready)
 		ec2_client_free(&d->ec2);
 	ec2_connector_free(&d->conn);

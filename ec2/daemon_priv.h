@@ -107,12 +107,19 @@ struct daemon {
 	unsigned event_nr;
 	enum dms_thin_mode thin_mode;
 	double next_meta_grow;
+
+	/* in-process attach (daemon_udev.c): NULL when udev could not be watched */
+	struct udev *udev;
+	struct udev_monitor *udev_mon;
+	struct ec2_clock clock;         /* daemon_udev_clock */
 };
 
 extern volatile sig_atomic_t daemon_stop_requested;
 
 double daemon_mono_s(void);
 void daemon_sleep_until(double until);
+/* Same, and return 1 early when fd (>= 0) becomes readable. */
+int daemon_sleep_until_fd(double until, int fd);
 void daemon_fmt_bytes(bytes_t b, char *out, size_t len);
 
 /* daemon_pool.c */
@@ -133,6 +140,15 @@ void daemon_check_waits(struct daemon *d, double now);
 void daemon_retry_deletes(struct daemon *d, double now);
 void daemon_count_attachments(struct daemon *d);
 void daemon_recover(struct daemon *d);
+
+/* daemon_udev.c: the volumes the daemon waits for, appended as their disks
+ * appear (dms_cmd_attach, same lock and code as dmscale-attach@) */
+int daemon_udev_open(struct daemon *d);
+void daemon_udev_close(struct daemon *d);
+int daemon_udev_fd(const struct daemon *d);        /* -1: none */
+void daemon_udev_attach(struct daemon *d);         /* drain the events, append */
+/* The EC2 client's clock, whose waits append the disks that appear. */
+const struct ec2_clock *daemon_udev_clock(struct daemon *d);
 
 /* daemon_state.c */
 void daemon_write_state(struct daemon *d, double now);

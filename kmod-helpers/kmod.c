@@ -3,11 +3,18 @@
 #include <libkmod.h>
 #include <stdio.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include "dmscale/log.h"
 
 int dms_kmod_ensure(const char *module)
 {
+	/* Loaded already (or built in with parameters): no module lookup, which a
+	 * sandboxed caller (the daemon: ProtectKernelModules=) cannot do. */
+	char sys[128];
+	snprintf(sys, sizeof(sys), "/sys/module/%s", module);
+	if (access(sys, F_OK) == 0)
+		return 0;
 	struct kmod_ctx *ctx = kmod_new(NULL, NULL);
 	struct kmod_list *list = NULL, *it;
 	int r;

@@ -1,7 +1,11 @@
 #!/usr/bin/python3
 """Per-I/O latency statistics from a fio lat log (log_unix_epoch=1, log_avg_msec=0):
 lines "time_ms, lat_ns, dir, bs, offset". argv: LOG FIO_JSON then windows as
-NAME:START_RT:END_RT (realtime seconds). Prints JSON."""
+NAME:START_RT:END_RT (realtime seconds). Prints JSON.
+
+max_gap_ms: the longest time between two consecutive completions in the
+window (its start and end count as completions): how long the writer saw no
+progress at all. The log's time column has 1 ms resolution."""
 import json
 import sys
 
@@ -33,7 +37,9 @@ for w in sys.argv[3:]:
     name, a, b = w.split(":")
     a, b = float(a), float(b)
     v = sorted(lat for t, lat in rows if a <= t <= b)
-    out["windows"][name] = {"ios": len(v), "p50_us": pct(v, 50), "p99_us": pct(v, 99),
+    ts = [a] + sorted(t for t, lat in rows if a <= t <= b) + [b]
+    gap_ms = max((y - x) for x, y in zip(ts, ts[1:])) * 1000.0
+    out["windows"][name] = {"ios": len(v), "max_gap_ms": gap_ms, "p50_us": pct(v, 50), "p99_us": pct(v, 99),
                             "p999_us": pct(v, 99.9), "max_us": v[-1] if v else None,
                             "span_s": b - a}
 print(json.dumps(out))

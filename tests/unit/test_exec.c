@@ -45,6 +45,8 @@ struct fake {
 	bytes_t mkfs_backing;        /* what the last mkfs was told of the real data space */
 	bool mkfs_fixed;
 	bool reload_private[8];      /* by device index */
+	bool reload_append[8];       /* by device index: the last reload was an append (no freeze) */
+	unsigned flushes, grows_at_flush;   /* udev_flush calls; grows done at the last one */
 	int steps, fail_at;          /* mutating calls so far; the one that fails (-1: none) */
 };
 
@@ -114,7 +116,8 @@ static int f_dm_create(void *c, const char *name, const char *uuid, const struct
 	return 0;
 }
 
-static int f_dm_reload(void *c, const char *name, const struct dms_dm_target *t, size_t n, bool private_dev)
+static int f_dm_reload(void *c, const char *name, const struct dms_dm_target *t, size_t n, bool private_dev,
+		       bool append)
 {
 	struct fake *f = c;
 	int r = step(f);
@@ -125,6 +128,7 @@ static int f_dm_reload(void *c, const char *name, const struct dms_dm_target *t,
 		return -ENODEV;
 	set_table(d, t, n);
 	f->reload_private[d - f->dev] = private_dev;
+	f->reload_append[d - f->dev] = append;
 	f->reloads++;
 	return 0;
 }
@@ -264,6 +268,13 @@ static void f_save_mp(void *c, const char *pool, const char *mp)
 	snprintf(((struct fake *)c)->saved_mp, sizeof(((struct fake *)c)->saved_mp), "%s", mp);
 }
 
+static void f_udev_flush(void *c)
+{
+	struct fake *f = c;
+	f->flushes++;
+	f->grows_at_flush = f->grows;
+}
+
 static struct fake fk;
 
 static const struct dms_host fake_host = {
@@ -272,7 +283,7 @@ static const struct dms_host fake_host = {
 	.find_mount = f_find_mount, .mountpoint_busy = f_busy, .has_fs = f_has_fs, .mkfs = f_mkfs,
 	.mount = f_mount, .grow_fs = f_grow, .fs_usage = f_usage, .unpend = f_unpend,
 	.mkfs_pending = f_mkfs_pending, .set_mkfs_pending = f_set_mkfs_pending,
-	.load_mountpoint = f_load_mp, .save_mountpoint = f_save_mp, .test_stop = NULL,
+	.load_mountpoint = f_load_mp, .save_mountpoint = f_save_mp, .test_stop = NULL, .udev_flush = f_udev_flush,
 };
 
 /* ---------------- pools ---------------- */
@@ -413,8 +424,17 @@ static void test_append_every_k(void **state)
 			for (size_t i = 0; i < fk.ndev; i++)
 				if (strstr(fk.dev[i].name, "-tdata") || strstr(fk.dev[i].name, "-tpool"))
 					assert_true(fk.reload_private[i]);
+			/* thin keeps the freeze (docs/DESIGN.md) */
+			for (size_t i = 0; i < fk.ndev; i++)
+				assert_false(fk.reload_append[i]);
 		} else {
 			assert_int_equal(fk.grows, base.grows + 1);
+			/* a linear append resumes without a freeze, and udev is waited
+			 * for only after the filesystem grew */
+			assert_int_equal(fk.ndev, 1);
+			assert_true(fk.reload_append[0]);
+			assert_true(fk.flushes >= 1);
+			assert_int_equal(fk.grows_at_flush, fk.grows);
 		}
 		ref = fk;
 		const int total = fk.steps;
@@ -585,6 +605,34 @@ static int f_dm_get_odd(void *c, const char *name, struct dms_rc_dev *out)
 	return r;
 }
 
+/* Only a pure append (old targets unchanged) resumes without the freeze. */
+static void test_table_extends(void **state)
+{
+	(void)state;
+	static struct dms_rc_dev live;
+	struct dms_dm_target want[3] = {
+		{ 0, 100, "linear", "259:0 2048" }, { 100, 50, "linear", "259:1 2048" }, { 150, 50, "linear", "259:2 2048" },
+	};
+	memset(&live, 0, sizeof(live));
+	live.exists = true;
+	live.count = 2;
+	for (int i = 0; i < 2; i++) {
+		live.tg[i].start_sectors = want[i].start_sectors;
+		live.tg[i].length_sectors = want[i].length_sectors;
+		snprintf(live.tg[i].type, sizeof(live.tg[i].type), "%s", want[i].type);
+		snprintf(live.tg[i].params, sizeof(live.tg[i].params), "%s", want[i].params);
+	}
+	assert_true(dms_rc_table_extends(&live, want, 3));
+	assert_false(dms_rc_table_extends(&live, want, 2));        /* same table: no reload at all */
+	snprintf(live.tg[1].params, sizeof(live.tg[1].params), "259:7 2048");   /* a member moved */
+	assert_false(dms_rc_table_extends(&live, want, 3));
+	snprintf(live.tg[1].params, sizeof(live.tg[1].params), "259:1 2048");
+	live.tg[1].length_sectors = 40;                              /* a segment changed size */
+	assert_false(dms_rc_table_extends(&live, want, 3));
+	live.exists = false;
+	assert_false(dms_rc_table_extends(&live, want, 3));
+}
+
 static void test_kernel_formats_otherwise(void **state)
 {
 	(void)state;
@@ -680,6 +728,7 @@ int main(void)
 		cmocka_unit_test(test_busy_mountpoint),
 		cmocka_unit_test(test_mkfs_cut_off),
 		cmocka_unit_test(test_kernel_formats_otherwise),
+		cmocka_unit_test(test_table_extends),
 		cmocka_unit_test(test_reload_resumes_old_table),
 		cmocka_unit_test(test_scan_full),
 		cmocka_unit_test(test_membership),

@@ -149,6 +149,10 @@ def test_daemon_grows_pool_end_to_end(bed):
     print(f"[daemon] RSS {rss} kB; CPU {cpu[0] / 1e9:.2f} s in total, idle {(cpu[1] - cpu[0]) / 5e7:.2f} % "
           f"(TCG guest, 4 polls/s)")
     assert lat, log
+    # issue 14: the daemon appended its volumes itself (no unit, no process),
+    # through the same code as dmscale-attach@ (its step line)
+    assert "appending it in the daemon" in log, log
+    assert re.search(r"attach /dev/\S+: pool scratch member \d+ of \d+ steps: lock_ms=", log), log
     assert "secret" not in log.lower() and "ASIA" not in log
     state = json.loads(vm.sh("cat /run/dmscale/scratch.daemon.json"))
     assert state["provisioned"] == len(created)

@@ -1,0 +1,86 @@
+"""The stable top-level `summary` object of bench/results.json (issue 14).
+
+One function builds it from the sections of a run; dashboards and scripts read
+only this object. Every ratio is dmscale ÷ the other path (or the large pool ÷
+the small one, thin ÷ linear): a value below 1 favours dmscale. A figure the
+run did not measure is None, never a guess.
+
+Other fields are added through FIELDS: append a function (res) -> dict of new
+keys; summary() merges them in order (e.g. issue 15's provisioned_over_used,
+fleet, seed_measured). A field function must not raise on a partial run:
+return {} or None values for what is missing."""
+
+
+import re
+
+STEPS_RE = re.compile(r" steps:((?: [a-z_]+_ms=[0-9.]+)+)")
+
+
+def parse_steps(line):
+    """{"lock": 0.12, ..., "total": 812.3} (ms) from the step line an attach
+    logs (dmscale/steps.c), or None."""
+    m = STEPS_RE.search(line or "")
+    if not m:
+        return None
+    return {k[:-3]: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+
+
+def _median(summ):
+    return summ.get("median") if isinstance(summ, dict) else None
+
+
+def _ratio(a, b):
+    return a / b if a is not None and b not in (None, 0) else None
+
+
+def _path(res, section, name):
+    return res.get(section, {}).get("paths", {}).get(name, {})
+
+
+def attach_fields(res):
+    """Issue 14's targets: attach vs LVM, flatness, stall, thin vs linear."""
+    out = {}
+    for fs in ("ext4", "xfs"):
+        out[f"attach_ratio_{fs}"] = _ratio(_median(_path(res, "attach_latency", f"dmscale-linear-{fs}").get("latency_s")),
+                                           _median(_path(res, "attach_latency", f"lvm-{fs}").get("latency_s")))
+    fl = res.get("flat", {})
+    out["attach_26_over_2"] = _ratio(_median(fl.get("large_latency_s")), _median(fl.get("small_latency_s")))
+    out["stall_ratio_ext4"] = _ratio(_median(_path(res, "write_stall", "dmscale-linear-ext4").get("max_gap_ms")),
+                                     _median(_path(res, "write_stall", "lvm-ext4").get("max_gap_ms")))
+    out["thin_over_linear_attach"] = _ratio(
+        _median(_path(res, "attach_latency", "dmscale-thin-ext4").get("done_s")),
+        _median(_path(res, "attach_latency", "dmscale-linear-ext4").get("done_s")))
+    return out
+
+
+def trials_field(res):
+    """The smallest number of successful trials behind any ratio above."""
+    ns = []
+    for name in ("dmscale-linear-ext4", "lvm-ext4", "dmscale-linear-xfs", "lvm-xfs", "dmscale-thin-ext4"):
+        s = _path(res, "attach_latency", name).get("latency_s")
+        if isinstance(s, dict) and s.get("n"):
+            ns.append(s["n"])
+    for name in ("dmscale-linear-ext4", "lvm-ext4"):
+        s = _path(res, "write_stall", name).get("max_gap_ms")
+        if isinstance(s, dict) and s.get("n"):
+            ns.append(s["n"])
+    fl = res.get("flat", {})
+    for k in ("small_latency_s", "large_latency_s"):
+        if isinstance(fl.get(k), dict) and fl[k].get("n"):
+            ns.append(fl[k]["n"])
+    return {"trials": min(ns) if ns else 0}
+
+
+# Hook for other sections' fields: append functions here (order = key order).
+FIELDS = [attach_fields, trials_field]
+
+
+def summary(res):
+    """The summary object: provenance first, then every FIELDS function's keys."""
+    m = res.get("meta", {})
+    out = {"commit": m.get("dmscale_commit"), "dirty": bool(m.get("dirty"))}
+    if m.get("partial"):
+        out["partial"] = m["partial"]
+    for fn in FIELDS:
+        out.update(fn(res) or {})
+    return out

@@ -11,6 +11,8 @@ fleet, seed_measured). A field function must not raise on a partial run:
 return {} or None values for what is missing."""
 
 
+import json
+import os
 import re
 
 STEPS_RE = re.compile(r" steps:((?: [a-z_]+_ms=[0-9.]+)+)")
@@ -71,8 +73,23 @@ def trials_field(res):
     return {"trials": min(ns) if ns else 0}
 
 
+def cost_fields(res):
+    """Issue 15's cost and fleet figures (bench/summary_cost.py) from the
+    simulations' results: res["cost_sim"] when a run merged them, else
+    bench/results-cost.json as `make bench-cost` (run by `make bench`) wrote it."""
+    import summary_cost
+    rc = res.get("cost_sim")
+    if rc is None:
+        try:
+            with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "results-cost.json")) as fh:
+                rc = json.load(fh)
+        except (OSError, ValueError):
+            rc = None
+    return summary_cost.cost_summary(rc)
+
+
 # Hook for other sections' fields: append functions here (order = key order).
-FIELDS = [attach_fields, trials_field]
+FIELDS = [attach_fields, trials_field, cost_fields]
 
 
 def summary(res):

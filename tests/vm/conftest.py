@@ -90,6 +90,7 @@ EXPECTED_S = {
     "test_powercut.py": 600, "test_thin.py::test_thin_power_cut": 150,
     "test_crash.py::test_power_cut_at_attach_steps": 120, "test_thin_daemon.py": 200,
     "test_hostile.py": 420, "test_daemon_faults.py::test_sigkill": 150,
+    "test_instance_store.py": 150,
 }
 
 

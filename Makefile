@@ -265,6 +265,10 @@ lint:
 	@! grep -n '#include "ec2/' dmscale/*.c dmscale/*.h || { echo "the core (dmscale/) must not include ec2/"; exit 1; }
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 		--suppress=missingIncludeSystem -I. dmscale ec2 kmod-helpers bench/sim
+	@echo "clang-tidy (.clang-tidy) over dmscale ec2 kmod-helpers bench/sim"
+	@TIDY_FLAGS='-std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DDMSCALE_VERSION="lint" -I. $(shell pkg-config --cflags-only-I $(PKGS) 2>/dev/null)' \
+		sh -c 'ls dmscale/*.c ec2/*.c kmod-helpers/*.c bench/sim/*.c | \
+		xargs -P$$(nproc) -n4 sh -c "clang-tidy --quiet \"\$$@\" -- \$$TIDY_FLAGS 2>/dev/null" sh'
 
 install: $(B)/dmscale $(B)/dmscale-attach man
 	install -D -m 0755 $(B)/dmscale $(DESTDIR)$(SBINDIR)/dmscale

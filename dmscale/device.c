@@ -239,7 +239,7 @@ int dms_device_read_labels(struct dms_device *const *devs, size_t n, struct dms_
 
 int dms_device_read_label(struct dms_device *d, struct dms_label *l, unsigned *copies_ok)
 {
-	int result;
+	int result = -EIO;
 	int r = dms_device_read_labels(&d, 1, l, copies_ok, &result);
 	return r < 0 ? r : result;
 }

@@ -6,6 +6,7 @@
 #include "dmscale/label.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "dmscale/crc32c.h"
@@ -641,9 +642,7 @@ int dms_volume_id_from_serial(const char *serial, char out[DMS_VOLUME_ID_MAX])
 	for (size_t i = 3; i < n; i++)
 		if (!is_lower_hex(serial[i]))
 			return -EINVAL;
-	memset(out, 0, DMS_VOLUME_ID_MAX);
-	memcpy(out, "vol-", 4);
-	memcpy(out + 4, serial + 3, hexlen);
+	snprintf(out, DMS_VOLUME_ID_MAX, "vol-%.*s", (int)hexlen, serial + 3);
 	return 0;
 }
 

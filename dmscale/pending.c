@@ -103,6 +103,7 @@ int dms_pending_load(const char *state_dir, const char *pool, struct dms_pending
 {
 	char dir[512], path[600], buf[DMS_MAX_MEMBERS * DMS_VOLUME_ID_MAX + 1];
 	size_t len;
+	p->count = 0;
 	int r = pool_dir(state_dir, pool, dir, sizeof(dir), 0);
 	if (r < 0)
 		return r;

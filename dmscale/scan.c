@@ -101,7 +101,7 @@ static int batch_push(struct scan_batch *b, const struct dms_device *d)
 
 static int read_batch(struct dms_scan *s, struct scan_batch *b)
 {
-	struct dms_device **pp = calloc(b->n ? b->n : 1, sizeof(*pp));
+	struct dms_device **pp = calloc(b->n ? b->n : 1, sizeof(*pp)); /* NOLINT(bugprone-sizeof-expression): an array of pointers */
 	struct dms_label *labels = calloc(b->n ? b->n : 1, sizeof(*labels));
 	unsigned *ok = calloc(b->n ? b->n : 1, sizeof(*ok));
 	int *results = calloc(b->n ? b->n : 1, sizeof(*results));

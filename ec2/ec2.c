@@ -45,7 +45,7 @@ unsigned ec2_backoff_fixed_ms(unsigned attempt, unsigned base_ms, unsigned cap_m
 
 int ec2_pick_device(const char *const *in_use, size_t n, char *out, size_t outlen)
 {
-	for (char c = 'a'; c <= 'z'; c++) {
+	for (int c = 'a'; c <= 'z'; c++) {
 		char cand[16];
 		snprintf(cand, sizeof(cand), EC2_DEVICE_PREFIX "%c", c);
 		bool used = false;

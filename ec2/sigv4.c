@@ -497,8 +497,8 @@ int sigv4_sign_form_post(const struct sigv4_creds *creds, const char *region, co
 	if (!out)
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
-	if (!host_header || !*host_header || strpbrk(host_header, "\r\n") ||
-	    (creds && creds->session_token && strpbrk(creds->session_token, "\r\n")))
+	if (!creds || !host_header || !*host_header || strpbrk(host_header, "\r\n") ||
+	    (creds->session_token && strpbrk(creds->session_token, "\r\n")))
 		return -EINVAL;
 	char amz_date[17];
 	if (sigv4_amz_date(now, amz_date, sizeof(amz_date)) < 0)

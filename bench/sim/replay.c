@@ -126,7 +126,8 @@ int replay_dmscale(const struct trace *tr, const struct replay_opts *o, struct r
 	double att_lat = 0, blocked_until = 0, t_needed = -1, next_tick = 0, t0 = 0;
 	bool needed = false, in_flight = false;
 
-	for (double t = 0; t <= tr->end_s + 1e-9; t += DT_S) {
+	for (long step = 0; (double)step * DT_S <= tr->end_s + 1e-9; step++) {
+		const double t = (double)step * DT_S;
 		world_step(&w, t);
 		if (t + 1e-9 < next_tick)
 			continue;
@@ -218,7 +219,8 @@ int replay_seed(const struct trace *tr, const struct replay_opts *o, struct repl
 	struct sim_rng rng = {o->seed};
 	unsigned devices = 1;
 	double blocked_until = 0, next_tick = 0;
-	for (double t = 0; t <= tr->end_s + 1e-9; t += DT_S) {
+	for (long step = 0; (double)step * DT_S <= tr->end_s + 1e-9; step++) {
+		const double t = (double)step * DT_S;
 		world_step(&w, t);
 		if (t + 1e-9 < next_tick || t < blocked_until)
 			continue;

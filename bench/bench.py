@@ -122,6 +122,8 @@ def install_bench(vm):
     gdir = os.path.join(HERE, "guest")
     vm.run(["mkdir", "-p", G, RUN + "/claim", "/bench"])
     for n in sorted(os.listdir(gdir)):
+        if os.path.isdir(os.path.join(gdir, n)):
+            continue                        # guest/seed: bench/seed.py installs its own files
         with open(os.path.join(gdir, n), "rb") as f:
             data = f.read()
         if n.endswith(".rules"):
@@ -920,7 +922,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(HERE, "results.json"))
     ap.add_argument("--doc", default=os.path.join(PROJECT, "docs", "BENCHMARKS.md"))
     ap.add_argument("--keep", action="store_true", help="keep the VM work directory")
-    ap.add_argument("--only", choices=["thin_vs_linear"],
+    ap.add_argument("--only", choices=["thin_vs_linear", "seed"],
                     help="run one section and merge it into the existing --out, then re-render")
     args = ap.parse_args()
     t_all = time.monotonic()
@@ -946,7 +948,10 @@ def main():
         old.setdefault("meta", {})[f"{args.only}_commit"] = res["meta"]["dmscale_commit"]
         res = old
     try:
-        if args.only:
+        if args.only == "seed":
+            import seed         # amazon-ebs-autoscale itself, beside dmscale (bench/seed.py)
+            guarded("seed", res, seed.run, sys.modules[__name__], res)
+        elif args.only:
             v = run.make_vm()
             v.start(boot_timeout=600)
             install_bench(v)
@@ -1007,6 +1012,8 @@ def main():
             guarded("fill_race", res, section_race, b, res)
             b.vm.kill()
             b.stop()
+            import seed         # amazon-ebs-autoscale itself, beside dmscale (bench/seed.py)
+            guarded("seed", res, seed.run, sys.modules[__name__], res)
     finally:
         run.kill_all()
         if not args.keep:

@@ -94,8 +94,8 @@ def section(res):
     if ks:
         w("\nSIGKILL of the seed (`systemctl kill -s KILL ebs-autoscale`, then stop: systemd would otherwise "
           "restart it) while each of its mutating calls is in flight: the simulator holds the call 8 s, then "
-          "completes it, as EC2 does for a client that went away. btrfs mode (the calls are the same in both "
-          "modes). *Orphaned*: created, and not attached with DeleteOnTermination, so it outlives the "
+          f"completes it, as EC2 does for a client that went away. {sec.get('kill_steps_mode', 'btrfs')} mode "
+          "(the calls are the same in both modes). *Orphaned*: created, and not attached with DeleteOnTermination, so it outlives the "
           "instance. *Unused*: attached with DeleteOnTermination but never added to the filesystem (paid for "
           "until the instance ends). The seed has no recovery: its restarted loop never looks at these volumes "
           "again. dmscale's counterpart is tests/vm/test_daemon_faults.py::"

@@ -152,7 +152,7 @@ def run_trace(B, b, times, mp, who, busy):
     n0, t0 = len(sim.calls), len(times)
     wall0 = time.monotonic()
     pid = B.gstart(vm, ["/usr/bin/python3", f"{GSEED}/trace.py", mp, str(FIRST_FRACTION), str(END_BYTES),
-                        str(RATE_BPS), str(STEP_BYTES), stop])
+                        str(RATE_BPS), str(STEP_BYTES), stop, "50"])
     # the fill, then quiet: no API call for QUIET_S and nothing in flight
     end = time.monotonic() + 1800
     while True:
@@ -188,6 +188,8 @@ def run_trace(B, b, times, mp, who, busy):
         r["create_to_grown_s"].append(grows[gi] - c if gi < len(grows) else None)
         gi += 1
     r["create_rt"] = [c + off for c in creates]
+    t_cross_host = r["t_cross_rt"] - off
+    r["calls_from_cross"] = [[round(t - t_cross_host, 2), a] for t, a in times[t0:]]
     del r["samples"][1:-1]           # keep the first and the last sample only
     return r
 
@@ -298,8 +300,14 @@ def run(B, res):
         # seed, btrfs (upstream's default mode)
         inst = install_seed(B, b, "btrfs", res)
         sec["systems"]["seed-btrfs"] = dict(inst)
-        # idle: both loops, the same window
+        # idle: both loops, the same window, once the seed's start-up (curl, its
+        # get_num_devices aws call) is over and its loop has logged
         units = {"dmscale": f"{dunit}.service", "seed-btrfs": "ebs-autoscale.service"}
+        end = time.monotonic() + 600
+        while seed_busy(vm) or vm.run(["grep", "-q", "Devices ", "/var/log/ebs-autoscale.log"], check=False)[0]:
+            if time.monotonic() > end:
+                raise vmlib.VMError("the seed's loop never settled")
+            time.sleep(2)
         time.sleep(3)
         c0 = {k: cpu_ns(vm, u) for k, u in units.items()}
         u0 = float(vm.sh("cat /proc/uptime").split()[0])
@@ -320,6 +328,7 @@ def run(B, res):
         r["memory_peak_kib"] = (cg(vm, f"{dunit}.service", "memory.peak") or 0) // 1024
         sec["systems"]["dmscale"].update(r)
         B.log(f"  dmscale trace: {summ(r)}")
+        save(sec)
         vm.run(["systemctl", "stop", dunit], check=False, timeout=120)
         # the seed's trace, btrfs
         vm.run(["systemctl", "start", "ebs-autoscale.service"])
@@ -329,7 +338,7 @@ def run(B, res):
         sec["systems"]["seed-btrfs"].update(r)
         B.log(f"  seed-btrfs trace: {summ(r)}")
         vm.run(["systemctl", "stop", "ebs-autoscale.service"])
-        sec["kill_steps"] = kill_steps(B, b, times, sim.instance_id)
+        save(sec)
         # seed, lvm.ext4: a fresh install on a fresh first volume
         vm.sh("systemctl stop ebs-autoscale.service; umount /scratch; sed -i '\\#[[:space:]]/scratch[[:space:]]#d' "
               "/etc/fstab; rm -rf /scratch")
@@ -343,6 +352,11 @@ def run(B, res):
         r["memory_peak_kib"] = (cg(vm, "ebs-autoscale.service", "memory.peak") or 0) // 1024
         sec["systems"]["seed-lvm.ext4"].update(r)
         B.log(f"  seed-lvm.ext4 trace: {summ(r)}")
+        save(sec)
+        # last (the longest part): SIGKILL at each mutating call, lvm.ext4 mode
+        vm.run(["systemctl", "stop", "ebs-autoscale.service"])
+        sec["kill_steps_mode"] = "lvm.ext4"
+        sec["kill_steps"] = kill_steps(B, b, times, sim.instance_id)
         sec["violations"] = list(sim.violations)[:20]
         sec["measured"] = True
         b.vm.kill()
@@ -350,6 +364,12 @@ def run(B, res):
     finally:
         runner.kill_all()
         sec["wall_s"] = time.monotonic() - t_all
+
+
+def save(sec):
+    """Partial results after each phase (a long run that is cut short keeps them)."""
+    with open(os.path.join(vmlib.BUILD, "seed-partial.json"), "w") as f:
+        json.dump(sec, f, indent=1)
 
 
 def summ(r):

@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """One fill trace for the side-by-side run (bench/seed.py), the same for every system.
 
-    trace.py MP FIRST_FRACTION END_BYTES RATE_BPS STEP_BYTES STOPFILE
+    trace.py MP FIRST_FRACTION END_BYTES RATE_BPS STEP_BYTES STOPFILE [CROSS_PCT]
 
-1. At once, posix_fallocate up to FIRST_FRACTION of the filesystem's size (a job
-   unpacking its input): t_cross is the guest CLOCK_REALTIME right after.
+1. As fast as it goes (1 GiB posix_fallocate calls), up to FIRST_FRACTION of the
+   filesystem's size (a job unpacking its input): t_cross is the guest
+   CLOCK_REALTIME when df's Use% first reached CROSS_PCT (50: the seed's threshold).
 2. Then STEP_BYTES posix_fallocate steps paced at RATE_BPS (a late step goes at
    once) until END_BYTES are used, or the first error (ENOSPC).
 Meanwhile two threads run until STOPFILE exists:
@@ -15,6 +16,7 @@ Prints one JSON object. Allocation only (no data) so the rates are not capped by
 how fast the TCG guest moves bytes; ENOSPC shows at allocation as for writes."""
 import errno
 import json
+import math
 import mmap
 import os
 import sys
@@ -24,6 +26,7 @@ import time
 mp, first_frac, end_bytes, rate, step = (sys.argv[1], float(sys.argv[2]), int(sys.argv[3]),
                                          float(sys.argv[4]), int(sys.argv[5]))
 stopfile = sys.argv[6]
+cross_pct = int(sys.argv[7]) if len(sys.argv) > 7 else 50
 stop = threading.Event()
 out = {"sizes": [], "samples": [], "stall": {}}
 
@@ -79,17 +82,27 @@ fd = os.open(os.path.join(mp, "trace.fill"), os.O_WRONLY | os.O_CREAT, 0o644)
 off, err = 0, None
 first = max(0, int(first_frac * size0) - used0)
 first -= first % 4096
+# the jump, in 1 GiB fallocate calls as fast as they go, so the moment df's Use%
+# (ceil(used / (used + avail))) first reaches CROSS_PCT is known to one call
 t_a = time.time()
-try:
-    if first:
-        os.posix_fallocate(fd, 0, first)
-    off = first
-except OSError as e:
-    err = errno.errorcode.get(e.errno, str(e.errno))
-out["t_cross_rt"] = time.time()
-out["first_s"] = out["t_cross_rt"] - t_a
+out["t_cross_rt"] = None
+while err is None and off < first:
+    n = min(1 << 30, first - off)
+    try:
+        os.posix_fallocate(fd, off, n)
+        off += n
+    except OSError as e:
+        err = errno.errorcode.get(e.errno, str(e.errno))
+    _, u, av = st()
+    if out["t_cross_rt"] is None and u + av and math.ceil(100 * u / (u + av)) >= cross_pct:
+        out["t_cross_rt"] = time.time()
+out["t_jump_end_rt"] = time.time()
+out["first_s"] = out["t_jump_end_rt"] - t_a
+if out["t_cross_rt"] is None:
+    out["t_cross_rt"] = out["t_jump_end_rt"]
+first = off
 s = st()
-out["samples"].append([out["t_cross_rt"]] + list(s))
+out["samples"].append([out["t_jump_end_rt"]] + list(s))
 t0 = time.monotonic()
 n, slow = 0, 0.0
 while err is None and st()[1] < end_bytes:

@@ -43,7 +43,8 @@ def seed_summary(results):
         }
     out["seed_systems"] = systems
     kills = sec.get("kill_steps") or []
-    out["seed_orphans_after_sigkill"] = {k["killed_during"]: k["orphaned_no_delete_on_termination"] for k in kills}
+    out["seed_orphans_after_sigkill"] = {k["killed_during"]: k["orphaned_no_delete_on_termination"] for k in kills
+                                         if not k.get("not_run")}
     out["seed_trace"] = {"rate_gib_s": sec.get("trace", {}).get("rate_bps", 0) / GIB,
                          "end_gib": sec.get("trace", {}).get("end_bytes", 0) / GIB}
     out["seed_shims"] = [s["name"] for s in sec.get("shims", [])]

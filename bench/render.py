@@ -259,6 +259,9 @@ def render(res):
               "figures of both the daemon and the loops are measured in the same window, so their ratio holds, "
               "but the absolute CPU % is inflated by host contention (a guest vCPU that is descheduled on the host "
               "while a process runs bills that process).\n")
+        if render_seed.measured(res):
+            w("The seed rows of this section were replica loops; they are replaced below by amazon-ebs-autoscale "
+              "itself. The dmscale row is from the run's own idle VM:\n")
         w(f"{fp['idle_s']:.0f} s idle (guest clock), all three side by side in one VM, each in its own systemd unit "
           "(CPU = the unit cgroup's CPUUsageNSec, children included); then `strace -c -f` attached to each for "
           f"{fp['rows'][next(iter(fp['rows']))].get('strace_s')} s for the syscall counts. The forked `df` itself "

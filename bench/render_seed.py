@@ -7,7 +7,10 @@ ORDER = ["dmscale", "seed-btrfs", "seed-lvm.ext4"]
 
 
 def measured(res):
-    return bool((res.get("seed") or {}).get("measured"))
+    """True when amazon-ebs-autoscale itself ran a trace in at least one mode."""
+    sec = res.get("seed") or {}
+    return bool(sec.get("measured")) or any(
+        "used_end" in e for n, e in sec.get("systems", {}).items() if n.startswith("seed-"))
 
 
 def _f(x, nd=2, unit=""):
@@ -29,7 +32,7 @@ def _grow(e):
 
 
 def _rows(sec):
-    return [(n, sec["systems"][n]) for n in ORDER if n in sec.get("systems", {})]
+    return [(n, sec.get("systems", {}).get(n, {})) for n in ORDER]
 
 
 def section(res):
@@ -39,9 +42,12 @@ def section(res):
     if not sec:
         w("(section did not run: `bench/bench.py --only seed`)\n")
         return "\n".join(out) + "\n"
-    if not sec.get("measured"):
-        err = (res.get("errors") or {}).get("seed", "")
+    err = (res.get("errors") or {}).get("seed") or (sec.get("phases") or {}).get("first_run_error") or ""
+    if not measured(res):
         w(f"The run did not complete ({err[:300]}); no seed figure below is measured.\n")
+    elif not sec.get("measured"):
+        w(f"The run stopped part-way: {err.splitlines()[0][:300] if err else '?'}. The rows marked *not measured* "
+          "below are missing for that reason; every other figure is measured.\n")
     t = sec["trace"]
     w(f"amazon-ebs-autoscale at upstream commit {sec.get('upstream_commit', '?')[:12]} "
       "(../shared/peers/amazon-ebs-autoscale, never copied into this tree: the bench writes its files into the "
@@ -74,6 +80,28 @@ def section(res):
           f"{' (' + e['error'] + ')' if e.get('error') else ''} | {e.get('volumes_added')} | "
           f"{_f(e.get('api_calls_per_volume'), 1)} | {e['provisioned_bytes'] / GIB:.0f} | {e['used_end'] / GIB:.0f} | "
           f"{_f(_pu(e), 2)} | {_f(e.get('wall_s'), 0)} |")
+    for n, e in _rows(sec):
+        tl = e.get("calls_from_cross") or []
+        first = []
+        for t, a in tl:
+            first.append(f"{a} {t:+.1f}")
+            if a == "ModifyInstanceAttribute":
+                break
+        if first:
+            w(f"\nTimeline of {n}'s first provisioning, seconds from the crossing (every EC2 call the simulator "
+              "received, in order): " + ", ".join(first) + ".")
+    for n, e in _rows(sec):
+        tl = e.get("calls_from_cross") or []
+        if n.startswith("seed-") and tl and not e.get("loop_ready"):
+            w(f"\n{n}: its unit was started 3 s before this trace, so its loop's first pass came after its start-up "
+              f"`get_num_devices` aws call (the {tl[0][1]} at {tl[0][0]:+.1f} s): up to that much of its reaction "
+              "figure is start-up, not detection (later runs wait for the loop's first status line before the "
+              "trace).")
+    w("\nUnder TCG every process start is slow, and each aws CLI call is a Python interpreter loading botocore: "
+      "the seed's gaps between calls above are mostly that (on a real instance one call takes about a second "
+      "or less), so its absolute reaction and grow times are inflated far more than dmscale's, which makes its "
+      "calls from one resident C process. The comparison that holds is the shape: how many calls, in which "
+      "order, and what is left behind.")
     w("\nAPI calls during each trace, by action:\n")
     for n, e in _rows(sec):
         if e.get("api_calls_by_action"):
@@ -123,7 +151,7 @@ def section(res):
 def heads(res):
     """(headline lines, where-dmscale-loses lines) from the side-by-side run."""
     sec = res.get("seed") or {}
-    if not sec.get("measured"):
+    if not measured(res):
         return [], []
     S = sec["systems"]
     d = S.get("dmscale", {})

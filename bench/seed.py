@@ -63,6 +63,12 @@ SHIMS = [
     ("IMDSv1", "tests/vm/ec2sim.py imds_v1=True",
      "upstream's default config reads metadata with tokenless curl GETs: the simulator answers them, as an "
      "instance launched with HttpTokens=optional does (no change to upstream)"),
+    ("EBS_AUTOSCALE_CONFIG_FILE", "bench/seed.py install_seed",
+     "install.sh -f lvm.ext4 reads the VG and LV names with get_config_value, which needs "
+     "$EBS_AUTOSCALE_CONFIG_FILE; at this commit only bin/ebs-autoscale and bin/create-ebs-volume export it "
+     "(older install.sh versions did too), so unset, jq reads its empty stdin and `vgcreate` gets no VG name "
+     "(observed: 'No command with matching syntax recognised'). The bench runs install.sh with it set to the "
+     "file install.sh itself has just written"),
 ]
 
 
@@ -146,6 +152,21 @@ def seed_busy(vm):
     return vm.run(["pgrep", "-f", "[c]reate-ebs-volume|/usr/bin/[a]ws "], check=False)[0] == 0
 
 
+def loop_lines(vm):
+    rc, out, _ = vm.run(["grep", "-c", "Devices ", "/var/log/ebs-autoscale.log"], check=False)
+    return int(out.strip() or 0)
+
+
+def wait_seed_loop(vm, n0, timeout=600):
+    """The seed's loop is running: its start-up (curl, the get_num_devices aws
+    call) is over and it has logged a status line since there were N0."""
+    end = time.monotonic() + timeout
+    while seed_busy(vm) or loop_lines(vm) <= n0:
+        if time.monotonic() > end:
+            raise vmlib.VMError("the seed's loop never settled")
+        time.sleep(2)
+
+
 def run_trace(B, b, times, mp, who, busy):
     """One trace on MP; returns the measurements (host clock for API times)."""
     vm, sim = b.vm, b.sim
@@ -205,7 +226,10 @@ def install_seed(B, b, mode, res):
     vm = b.vm
     n0 = len(b.sim.calls)
     t = time.monotonic()
+    # shim 5: install.sh reads .lvm.* from $EBS_AUTOSCALE_CONFIG_FILE, which only
+    # its other scripts export (unset, jq reads stdin and vgcreate gets no VG name)
     rc, out, err = vm.run(["/usr/bin/env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                           "EBS_AUTOSCALE_CONFIG_FILE=/etc/ebs-autoscale.json",
                            "/bin/bash", f"{OPT}/install.sh", "-f", mode], timeout=900, check=False)
     dt = time.monotonic() - t
     ok = rc == 0 and vm.run(["systemctl", "is-active", "-q", "ebs-autoscale.service"], check=False)[0] == 0
@@ -259,11 +283,22 @@ def kill_steps(B, b, times, iid):
 def run(B, res):
     """B: the bench module (helpers and parameters). Fills res['seed']."""
     t_all = time.monotonic()
-    B.log("seed: amazon-ebs-autoscale itself beside dmscale (one VM)")
+    # SEED_PHASES=lvm: only the lvm.ext4 mode and the kill steps, merged into an
+    # earlier run's results (its dmscale and btrfs figures are kept)
+    only_lvm = os.environ.get("SEED_PHASES") == "lvm"
+    B.log("seed: amazon-ebs-autoscale itself beside dmscale (one VM)" + (" - lvm.ext4 phase only" if only_lvm else ""))
+    old = res.get("seed") if only_lvm else None
     sec = {"measured": False, "shims": [{"name": n, "files": f, "why": w} for n, f, w in SHIMS],
            "trace": {"first_fraction": FIRST_FRACTION, "end_bytes": END_BYTES, "rate_bps": RATE_BPS,
                      "step_bytes": STEP_BYTES, "initial_gib": INITIAL_GIB},
            "systems": {}}
+    if old:
+        sec["systems"] = {k: v for k, v in old.get("systems", {}).items() if k != "seed-lvm.ext4"}
+        for k in ("idle_s", "upstream_commit", "upstream_files", "awscli", "aws_maxrss_kib"):
+            if k in old:
+                sec[k] = old[k]
+        sec["phases"] = {"dmscale and seed-btrfs": old.get("wall_s"), "first_run_error": (res.get("errors") or {})
+                         .pop("seed", None)}
     res["seed"] = sec
     subprocess_run([os.path.join(HERE, "seed-image.sh"), vmlib.VMDIR])
     saved = vmlib.ROOTFS
@@ -295,6 +330,22 @@ def run(B, res):
             "\"--region\",\"us-east-1\"],stdout=subprocess.DEVNULL);"
             " print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)'").strip())
         B.log(f"  {sec['awscli']}; one aws call peaks at {sec['aws_maxrss_kib']} KiB RSS")
+        if not only_lvm:
+            phase_dmscale_btrfs(B, b, sec, times, res)
+        lvm_and_kills(B, b, sec, times, res, only_lvm)
+        b.vm.kill()
+        b.stop()
+    finally:
+        runner.kill_all()
+        if not os.environ.get("SEED_KEEP"):
+            import shutil
+            shutil.rmtree(workdir, ignore_errors=True)
+        sec["wall_s"] = time.monotonic() - t_all
+
+
+def phase_dmscale_btrfs(B, b, sec, times, res):
+    vm, sim = b.vm, b.sim
+    if True:
         # dmscale: a 200 GiB first disk (as the seed's), shipped defaults
         dmp, pool, dunit = "/bench/dms", "dms", "bench-dms-daemon"
         d, err = B.init_pool(vm, pool, dmp, INITIAL_GIB * GIB)
@@ -337,23 +388,33 @@ def run(B, res):
         B.log(f"  dmscale trace: {summ(r)}")
         save(sec)
         vm.run(["systemctl", "stop", dunit], check=False, timeout=120)
-        # the seed's trace, btrfs
+        # the seed's trace, btrfs (once its loop runs: its start-up aws call is not reaction time)
+        n0 = loop_lines(vm)
         vm.run(["systemctl", "start", "ebs-autoscale.service"])
+        wait_seed_loop(vm, n0)
         r = run_trace(B, b, times, "/scratch", "seed-btrfs", lambda: seed_busy(vm))
+        r["loop_ready"] = True
         r["provisioned_bytes"] = sum(v.size_gib for v in seed_provisioned(sim, sim.instance_id)) * GIB
         r["memory_peak_kib"] = (cg(vm, "ebs-autoscale.service", "memory.peak") or 0) // 1024
         sec["systems"]["seed-btrfs"].update(r)
         B.log(f"  seed-btrfs trace: {summ(r)}")
         vm.run(["systemctl", "stop", "ebs-autoscale.service"])
         save(sec)
+
+
+def lvm_and_kills(B, b, sec, times, res, only_lvm):
+    vm, sim = b.vm, b.sim
+    if True:
         # seed, lvm.ext4: a fresh install on a fresh first volume
-        vm.sh("systemctl stop ebs-autoscale.service; umount /scratch; sed -i '\\#[[:space:]]/scratch[[:space:]]#d' "
-              "/etc/fstab; rm -rf /scratch")
+        vm.sh("systemctl stop ebs-autoscale.service || true; umount /scratch || true; "
+              "sed -i '\\#[[:space:]]/scratch[[:space:]]#d' /etc/fstab; rm -rf /scratch")
         before = {v.id for v in seed_provisioned(sim, sim.instance_id)}
+        n0 = loop_lines(vm)
         inst = install_seed(B, b, "lvm.ext4", res)
         sec["systems"]["seed-lvm.ext4"] = dict(inst)
-        time.sleep(3)
+        wait_seed_loop(vm, n0)
         r = run_trace(B, b, times, "/scratch", "seed-lvm", lambda: seed_busy(vm))
+        r["loop_ready"] = True
         r["provisioned_bytes"] = sum(v.size_gib for v in seed_provisioned(sim, sim.instance_id)
                                      if v.id not in before) * GIB
         r["memory_peak_kib"] = (cg(vm, "ebs-autoscale.service", "memory.peak") or 0) // 1024
@@ -367,14 +428,6 @@ def run(B, res):
         sec["kill_steps_mode"] = "lvm.ext4"
         sec["kill_steps"] = kill_steps(B, b, times, sim.instance_id)
         save(sec)
-        b.vm.kill()
-        b.stop()
-    finally:
-        runner.kill_all()
-        if not os.environ.get("SEED_KEEP"):
-            import shutil
-            shutil.rmtree(workdir, ignore_errors=True)
-        sec["wall_s"] = time.monotonic() - t_all
 
 
 def save(sec):

@@ -24,7 +24,8 @@ def _med(xs):
 
 def seed_summary(results):
     sec = (results or {}).get("seed") or {}
-    out = {"seed_measured": bool(sec.get("measured"))}
+    out = {"seed_measured": bool(sec.get("measured")) or any(
+        "used_end" in e for n, e in sec.get("systems", {}).items() if n.startswith("seed-"))}
     if not out["seed_measured"]:
         return out
     systems = {}

@@ -158,9 +158,17 @@ def heads(res):
     hs, ls = [], []
     for n in ("seed-btrfs", "seed-lvm.ext4"):
         e = S.get(n, {})
-        if e.get("reaction_s") and d.get("reaction_s"):
-            hs.append(f"reaction, amazon-ebs-autoscale {n[5:]} ÷ dmscale (measured): "
-                      f"{e['reaction_s'] / d['reaction_s']:.2f}× ({e['reaction_s']:.1f} s vs {d['reaction_s']:.1f} s)")
+        if e.get("reaction_s") is not None and d.get("reaction_s") is not None:
+            if d["reaction_s"] > 0:
+                hs.append(f"reaction, amazon-ebs-autoscale {n[5:]} ÷ dmscale (measured): "
+                          f"{e['reaction_s'] / d['reaction_s']:.2f}× ({e['reaction_s']:.1f} s vs {d['reaction_s']:.1f} s)")
+            else:
+                hs.append(f"reaction (measured, same trace): dmscale's CreateVolume came {-d['reaction_s']:.1f} s "
+                          f"before the seed's 50 % crossing (its fill-rate trigger), amazon-ebs-autoscale {n[5:]}'s "
+                          f"{e['reaction_s']:.1f} s after it (TCG: see section 9)")
+        if "used_end" in e and "used_end" in d:
+            hs.append(f"ENOSPC at {sec['trace']['rate_bps'] / GIB:.0f} GiB/s from 55 % of 200 GiB: "
+                      f"{n} {'yes' if e.get('error') else 'no'}, dmscale {'yes' if d.get('error') else 'no'}")
         if _pu(e) and _pu(d):
             hs.append(f"provisioned ÷ used at the end of the same trace: {n} {_pu(e):.2f}, dmscale {_pu(d):.2f}")
             if _pu(d) > _pu(e):
@@ -172,6 +180,12 @@ def heads(res):
         if e.get("api_calls_per_volume") and d.get("api_calls_per_volume"):
             hs.append(f"API calls per added volume: {n} {e['api_calls_per_volume']:.1f}, "
                       f"dmscale {d['api_calls_per_volume']:.1f}")
+            if d["api_calls_per_volume"] > e["api_calls_per_volume"]:
+                ls.append(f"API calls per added volume: dmscale {d['api_calls_per_volume']:.1f} against {n} "
+                          f"{e['api_calls_per_volume']:.1f}: dmscale polls DescribeVolumes every few hundred ms "
+                          "until available/attached and checks DeleteOnTermination with DescribeInstances; the "
+                          "seed spends its calls on checks before CreateVolume (describe-tags, three "
+                          "describe-volumes) and one `aws ec2 wait`.")
     ks = sec.get("kill_steps") or []
     if ks:
         hs.append("amazon-ebs-autoscale orphans after SIGKILL: " + ", ".join(

@@ -48,6 +48,14 @@ def section(res):
     elif not sec.get("measured"):
         w(f"The run stopped part-way: {err.splitlines()[0][:300] if err else '?'}. The rows marked *not measured* "
           "below are missing for that reason; every other figure is measured.\n")
+        if "install.sh -f lvm.ext4 failed" in err and "vgcreate" in err:
+            w("Why: upstream's `install.sh -f lvm.ext4` reads the VG and LV names with `get_config_value`, which "
+              "needs `$EBS_AUTOSCALE_CONFIG_FILE`; at this upstream commit only bin/ebs-autoscale and "
+              "bin/create-ebs-volume export it, so during install jq reads its empty stdin and the command run is "
+              "`vgcreate /dev/xvdbX` without a VG name ('No command with matching syntax recognised'). It had "
+              "already created, attached (DeleteOnTermination) and pvcreate'd its 200 GiB first volume. "
+              "bench/seed.py now runs install.sh with the variable set (the fifth shim); this results file "
+              "predates that.\n")
     t = sec["trace"]
     w(f"amazon-ebs-autoscale at upstream commit {sec.get('upstream_commit', '?')[:12]} "
       "(../shared/peers/amazon-ebs-autoscale, never copied into this tree: the bench writes its files into the "

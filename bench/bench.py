@@ -124,6 +124,8 @@ def install_bench(vm):
     gdir = os.path.join(HERE, "guest")
     vm.run(["mkdir", "-p", G, RUN + "/claim", "/bench"])
     for n in sorted(os.listdir(gdir)):
+        if os.path.isdir(os.path.join(gdir, n)):
+            continue                        # guest/seed: bench/seed.py installs its own files
         with open(os.path.join(gdir, n), "rb") as f:
             data = f.read()
         if n.endswith(".rules"):
@@ -983,7 +985,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(HERE, "results.json"))
     ap.add_argument("--doc", default=os.path.join(PROJECT, "docs", "BENCHMARKS.md"))
     ap.add_argument("--keep", action="store_true", help="keep the VM work directory")
-    ap.add_argument("--only", choices=["thin_vs_linear", "flat"],
+    ap.add_argument("--only", choices=["thin_vs_linear", "flat", "seed"],
                     help="run one section and merge it into the existing --out, then re-render")
     ap.add_argument("--targets", action="store_true",
                     help="only what issue 14's targets need (sections 1 and 2 on ext4 and xfs, 3b), merged into "
@@ -1039,7 +1041,10 @@ def main():
             old["meta"]["partial"] += f"; {args.only} re-run at commit {res['meta']['dmscale_commit']} (--only)"
         res = old
     try:
-        if args.targets:
+        if args.only == "seed":
+            import seed         # amazon-ebs-autoscale itself, beside dmscale (bench/seed.py)
+            guarded("seed", res, seed.run, sys.modules[__name__], res)
+        elif args.targets:
             v = run.make_vm()
             v.start(boot_timeout=600)
             install_bench(v)
@@ -1118,6 +1123,8 @@ def main():
             guarded("fill_race", res, section_race, b, res)
             b.vm.kill()
             b.stop()
+            import seed         # amazon-ebs-autoscale itself, beside dmscale (bench/seed.py)
+            guarded("seed", res, seed.run, sys.modules[__name__], res)
     finally:
         run.kill_all()
         if not args.keep:

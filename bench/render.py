@@ -3,6 +3,8 @@
 import json
 import sys
 
+import render_seed
+
 MIB = 1 << 20
 GIB = 1 << 30
 
@@ -256,9 +258,14 @@ def render(res):
         w("| | median (s) | min (s) | max (s) | n |\n|---|---|---|---|---|")
         for label, key in (("dmscale: crossing ⇒ CreateVolume received", "dmscale_reaction_s"),
                            ("seed loop: crossing ⇒ detected (lower bound)", "seed_detect_s")):
+            if key == "seed_detect_s" and render_seed.measured(res):
+                continue        # the model's row: amazon-ebs-autoscale itself is measured (section 10)
             e = re_[key]
             w(f"| {label} | {f(e['median'], nd=3)} | {f(e['min'], nd=3)} | {f(e['max'], nd=3)} | {e['n']} |")
-        w(f"| ratio seed detection / dmscale CreateVolume | {r(re_['ratio_seed_detect_over_dmscale_create'])} | | | |")
+        if render_seed.measured(res):
+            out.extend(render_seed.reaction_rows(res))
+        else:
+            w(f"| ratio seed detection / dmscale CreateVolume | {r(re_['ratio_seed_detect_over_dmscale_create'])} | | | |")
         w("")
     else:
         w("(section did not run)\n")
@@ -322,6 +329,9 @@ def render(res):
               "figures of both the daemon and the loops are measured in the same window, so their ratio holds, "
               "but the absolute CPU % is inflated by host contention (a guest vCPU that is descheduled on the host "
               "while a process runs bills that process).\n")
+        if render_seed.measured(res):
+            w("The seed rows of this section were replica loops; they are replaced below by amazon-ebs-autoscale "
+              "itself. The dmscale row is from the run's own idle VM:\n")
         w(f"{fp['idle_s']:.0f} s idle (guest clock), all three side by side in one VM, each in its own systemd unit "
           "(CPU = the unit cgroup's CPUUsageNSec, children included); then `strace -c -f` attached to each for "
           f"{fp['rows'][next(iter(fp['rows']))].get('strace_s')} s for the syscall counts. The forked `df` itself "
@@ -329,12 +339,17 @@ def render(res):
         w("| process | tick | CPU % | CPU ms / tick | RSS (KiB) | peak RSS (KiB) | syscalls / tick | forks / tick |")
         w("|---|---|---|---|---|---|---|---|")
         for name, e in fp["rows"].items():
+            if name.startswith("seed") and render_seed.measured(res):
+                continue        # replica loops: amazon-ebs-autoscale itself is measured (section 10)
             w(f"| {name} | {e['interval_s']:.0f} s | {f(e['cpu_percent'], nd=3)} | {f(e['cpu_ms_per_tick'], nd=2)} | "
               f"{e['rss_kib']} | {e['hwm_kib']} | {f(e.get('syscalls_per_tick'), nd=1)} | "
               f"{f(e.get('forks_per_tick'), nd=1)} |")
-        w("\n| ratio | value |\n|---|---|")
-        for k, v in fp["ratios"].items():
-            w(f"| {k} | {r(v)} |")
+        if render_seed.measured(res):
+            out.extend(render_seed.footprint_rows(res))
+        else:
+            w("\n| ratio | value |\n|---|---|")
+            for k, v in fp["ratios"].items():
+                w(f"| {k} | {r(v)} |")
         w("")
     else:
         w("(section did not run)\n")
@@ -353,11 +368,15 @@ def render(res):
         w("|---|---|---|---|---|---|")
         w(f"| dmscale (measured) | {c['provisioned_bytes'] / GIB:.2f} | {c['used_bytes'] / GIB:.2f} | "
           f"{f(c['provisioned_over_used'])} | {c['volumes_added']} | {f(c['api_calls_per_volume'], nd=1)} |")
-        w(f"| seed (model) | {sm['provisioned_bytes'] / GIB:.2f} | {c['used_bytes'] / GIB:.2f} | "
-          f"{f(sm['provisioned_over_used'])} | {sm['volumes_added']} | ≥ {sm['api_calls_per_volume_min']} |")
-        w(f"| ratio seed / dmscale provisioned | {r(c['ratio_seed_over_dmscale_provisioned'])} | | | | |")
-        w(f"\ndmscale API calls during the trace by action: "
-          + ", ".join(f"{k} {v}" for k, v in sorted(c["api_calls_by_action"].items())) + f". Seed model: {sm['note']}.\n")
+        if render_seed.measured(res):
+            out.extend(render_seed.cost_rows(res))
+        else:
+            w(f"| seed (model) | {sm['provisioned_bytes'] / GIB:.2f} | {c['used_bytes'] / GIB:.2f} | "
+              f"{f(sm['provisioned_over_used'])} | {sm['volumes_added']} | ≥ {sm['api_calls_per_volume_min']} |")
+            w(f"| ratio seed / dmscale provisioned | {r(c['ratio_seed_over_dmscale_provisioned'])} | | | | |")
+        w("\ndmscale API calls during the trace by action: "
+          + ", ".join(f"{k} {v}" for k, v in sorted(c["api_calls_by_action"].items())) +
+          ("." if render_seed.measured(res) else f". Seed model: {sm['note']}.") + "\n")
     else:
         w("(section did not run)\n")
 
@@ -396,6 +415,7 @@ def render(res):
     sec = render_cost.section()
     if sec:
         w(sec)
+    w(render_seed.section(res))
     w(closing(res))
     return "\n".join(out) + "\n"
 
@@ -465,8 +485,9 @@ def closing(res):
                      "`dmscale attach --udev`, which rescans every disk and reconverges the pool under the same "
                      "lock, and `assemble --all` scans once to list pools and once more per pool "
                      "(dmscale/pool.c dms_cmd_assemble → assemble_one).")
+    seed_measured = render_seed.measured(res)
     re_ = res.get("reaction")
-    if re_ and re_.get("ratio_seed_detect_over_dmscale_create") is not None:
+    if re_ and re_.get("ratio_seed_detect_over_dmscale_create") is not None and not seed_measured:
         heads.append(f"reaction: seed detection alone ÷ dmscale crossing ⇒ CreateVolume: "
                      f"{re_['ratio_seed_detect_over_dmscale_create']:.2f}× (poll {re_['poll_interval_ms']} ms vs 2 s)")
     fr = res.get("fill_race")
@@ -485,7 +506,7 @@ def closing(res):
             elif e.get("trials") and e.get("fastest_ok_mib_s") is None:
                 loses.append(f"fill race ({t}): no tested rate passed.")
     fp = res.get("footprint")
-    if fp:
+    if fp and not seed_measured:
         for k, v in fp["ratios"].items():
             if v is not None:
                 heads.append(f"idle footprint {k}: {v:.2f}×")
@@ -499,7 +520,7 @@ def closing(res):
                          f"libxml2, jansson loaded once) where the seed's idle shell holds {sd['rss_kib']} KiB "
                          f"between forks (each forked df peaks at {fp.get('df_child_maxrss_kib')} KiB).")
     c = res.get("cost")
-    if c and c.get("ratio_seed_over_dmscale_provisioned") is not None:
+    if c and c.get("ratio_seed_over_dmscale_provisioned") is not None and not seed_measured:
         heads.append(f"provisioned bytes, seed model ÷ dmscale: {c['ratio_seed_over_dmscale_provisioned']:.2f}×; "
                      f"dmscale {f(c['api_calls_per_volume'], nd=1)} API calls per added volume (seed ≥ 7)")
         if c["api_calls_per_volume"] and c["api_calls_per_volume"] > 7:
@@ -534,6 +555,9 @@ def closing(res):
                 parts = ", ".join(f"{k} {f((stp.get(k) or {}).get('median'), nd=1)}" for k in STEP_ORDER)
                 lines.append(f"- step breakdown at {fl.get(which + '_members')}+k members (median ms): {parts}")
         lines.append("")
+    sh, sl = render_seed.heads(res)
+    heads += sh
+    loses += sl
     lines.append("Headline ratios (> 1× favours dmscale unless stated):\n")
     lines += [f"- {h}" for h in heads] or ["- (no ratios: sections missing)"]
     lines.append("\nWhere dmscale loses in this run, and why:\n")

@@ -88,8 +88,14 @@ def cost_fields(res):
     return summary_cost.cost_summary(rc)
 
 
+def seed_fields(res):
+    """Issue 15's side-by-side run of amazon-ebs-autoscale itself (bench/summary_seed.py)."""
+    import summary_seed
+    return summary_seed.seed_summary(res)
+
+
 # Hook for other sections' fields: append functions here (order = key order).
-FIELDS = [attach_fields, trials_field, cost_fields]
+FIELDS = [attach_fields, trials_field, cost_fields, seed_fields]
 
 
 def summary(res):

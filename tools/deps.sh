@@ -15,6 +15,8 @@ TEST_PKGS=(
   python3 python3-pytest python3-pytest-xdist python3-prometheus-client
   # VM test bed: QEMU, guest image (mmdebstrap), NoCloud seed (vfat), hostile disks
   qemu-system-x86 qemu-utils mmdebstrap e2fsprogs dosfstools mtools nbdkit
+  # the simulator against the aws CLI amazon-ebs-autoscale runs with (tests/unit_py/test_ec2sim_awscli.py)
+  awscli
 )
 # node + npm for tests/aws-js (AWS's own SigV4 signer and EC2 client); Debian
 # 12's nodejs 18 suffices. A node that is already installed (with its npm) is kept.

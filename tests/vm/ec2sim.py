@@ -8,7 +8,8 @@ Two HTTP servers on 127.0.0.1 (ports chosen by the OS unless given):
     cred_ttl_s and rotate; expired keys are refused by the EC2 endpoint.
   * EC2 Query API (POST /, form body, Version 2016-11-15): CreateVolume,
     DescribeVolumes, AttachVolume, DetachVolume, DeleteVolume,
-    ModifyInstanceAttribute, DescribeInstances, DescribeInstanceAttribute.
+    ModifyInstanceAttribute, DescribeInstances, DescribeInstanceAttribute,
+    DescribeTags. With imds_v1=True, tokenless IMDS GETs are answered too.
     Every request's SigV4 signature is recomputed (hmac/hashlib) with the
     credentials handed out through IMDS (or added with add_static_credentials);
     every parameter name is checked against the EC2 API model
@@ -302,7 +303,7 @@ class EC2Sim:
                  role="dmscale-role", cred_ttl_s=3600, create_latency_s=0.2, attach_latency_s=0.5,
                  detach_latency_s=0.3, delete_latency_s=0.1, on_attach=None, on_detach=None, on_delete=None,
                  token_buckets=True, host="127.0.0.1", imds_port=0, ec2_port=0, clock=time.time,
-                 model_path=None, smithy_verify=True):
+                 model_path=None, smithy_verify=True, imds_v1=False):
         self.instance_id, self.region, self.az, self.role = instance_id, region, az, role
         self.cred_ttl_s = cred_ttl_s
         self.create_latency_s, self.attach_latency_s = create_latency_s, attach_latency_s
@@ -329,6 +330,11 @@ class EC2Sim:
         self.stuck_attaching = False
         self.never_call_on_attach = False
         self.imds_down = False
+        # IMDSv1 (a GET without a token) is refused unless the instance allows it,
+        # like an instance launched with HttpTokens=optional (amazon-ebs-autoscale's
+        # default config reads metadata with tokenless curl GETs).
+        self.imds_v1 = imds_v1
+        self.instance_tags = {}  # DescribeTags on the instance
         self.buckets = {} if token_buckets else None
         # credentials
         self.imds_tokens = {}    # token -> expiry
@@ -467,6 +473,8 @@ class EC2Sim:
         tok = h.headers.get("X-aws-ec2-metadata-token")
         with self.lock:
             exp = self.imds_tokens.get(tok)
+        if tok is None and self.imds_v1:
+            exp = now + 1
         if exp is None or exp <= now:
             return h.reply(401, b"Unauthorized", "text/plain")
         md = "/latest/meta-data/"
@@ -710,6 +718,8 @@ class EC2Sim:
                 vols = [v for v in vols if v.state in vals]
             elif name == "attachment.instance-id":
                 vols = [v for v in vols if v.attachment and v.attachment["instance"] in vals]
+            elif name == "tag-key":
+                vols = [v for v in vols if any(k in vals for k in v.tags)]
             else:
                 raise ApiError("InvalidParameterValue", f"filter {name} is not simulated")
         tok = p.get("NextToken", "0")
@@ -837,6 +847,26 @@ class EC2Sim:
                 f"<placement><availabilityZone>{self.az}</availabilityZone></placement>"
                 "<rootDeviceType>ebs</rootDeviceType><rootDeviceName>/dev/xvda</rootDeviceName>\n"
                 f"{self._bdm_xml()}    </item></instancesSet></item></reservationSet>\n")
+
+    def _a_DescribeTags(self, p):
+        """Tags of the instance and of the volumes; filters resource-id, resource-type, key."""
+        rows = [(self.instance_id, "instance", k, v) for k, v in sorted(self.instance_tags.items())]
+        for vol in sorted(self.volumes.values(), key=lambda x: x.create_time):
+            rows += [(vol.id, "volume", k, v) for k, v in sorted(vol.tags.items())]
+        i = 1
+        while f"Filter.{i}.Name" in p:
+            name, vals, j = p[f"Filter.{i}.Name"], [], 1
+            while f"Filter.{i}.Value.{j}" in p:
+                vals.append(p[f"Filter.{i}.Value.{j}"])
+                j += 1
+            col = {"resource-id": 0, "resource-type": 1, "key": 2}.get(name)
+            if col is None:
+                raise ApiError("InvalidParameterValue", f"filter {name} is not simulated")
+            rows = [r for r in rows if r[col] in vals]
+            i += 1
+        items = "".join(f"        <item><resourceId>{r}</resourceId><resourceType>{t}</resourceType>"
+                        f"<key>{escape(k)}</key><value>{escape(v)}</value></item>\n" for r, t, k, v in rows)
+        return f"    <tagSet>\n{items}    </tagSet>\n"
 
     def _a_DescribeInstanceAttribute(self, p):
         if p.get("InstanceId") != self.instance_id:

@@ -34,9 +34,13 @@ def section(res):
     out.append(
         "What this shows and what it does not: under QEMU TCG with both disk images on one host disk, "
         "the stripe's gain is bounded by the emulator (one emulated CPU path and one host device serve "
-        "every member), not by the devices. On EC2 each instance-store disk is a separate NVMe device "
-        "with its own throughput, so the striped tier's sequential write rate scales with the member "
-        "count there; this figure only checks that the dm-stripe segment is not slower than one member "
+        "every member), not by the devices. The guest's O_DIRECT writes end in the host's page cache "
+        "(the bed's disk images are opened with QEMU's default cache.direct=off, aio=threads), so the MiB/s "
+        "here are emulator and host-memory rates, not the host disk's, and the spread "
+        "between trials (min to max) is wide on a shared 2-core host; a ratio above 1 here most likely "
+        "comes from QEMU serving two NVMe controllers' requests in parallel (not verified). On EC2 each instance-store disk is a separate NVMe device "
+        "with its own throughput, so the striped tier's sequential write rate should scale with the member "
+        "count there (not measured here); this figure only checks that the dm-stripe segment is not slower than one member "
         "and that the pool's first tier really is striped "
         f"({'yes' if sec.get('striped_segment') else 'NO'}: `{(sec.get('tables', {}).get('isa') or ['?'])[0]}`).")
     if m.get("istore_commit"):

@@ -51,14 +51,14 @@ FULL = dict(
     scale_checkpoints=[2, 8, 16, 26], k_assemble=3, reboot=True, k_react=5,
     race_s0_gib=1, race_fill_x=4, race_trials=3, race_latency_s=10.0, thin_rate=32,
     idle_s=300, strace_s=30, trace=dict(nbig=3, bigmib=640, nsmall=1500, smallkib=48), trace_s0_gib=2,
-    disk_gib=1, base_gib=1,
+    disk_gib=1, base_gib=1, k_istore=5, istore_write_mib=256, istore_iodepth=16,
 )
 SMALL = dict(
     k_attach=1, k_stall=1, stall_window_s=6.0, k_flat=1, flat_small=2, flat_large=3, fio_lead_s=1.5, fio_iodepth=8, scale_members=3,
     scale_checkpoints=[2, 3], k_assemble=1, reboot=False, k_react=1,
     race_s0_gib=1, race_fill_x=1.25, race_trials=1, race_latency_s=2.0, thin_rate=24,
     idle_s=8, strace_s=4, trace=dict(nbig=2, bigmib=300, nsmall=100, smallkib=16), trace_s0_gib=1,
-    disk_gib=1, base_gib=1,
+    disk_gib=1, base_gib=1, k_istore=1, istore_write_mib=64, istore_iodepth=16,
 )
 P = SMALL if SMOKE else FULL
 
@@ -972,6 +972,63 @@ def section_thin_vs_linear(vm, res):
     res["thin_vs_linear"] = sec
 
 
+def fio_seq_write(vm, dev, tag):
+    """One direct sequential write over the first istore_write_mib of `dev`; MiB/s."""
+    fjson = f"{RUN}/istore{tag}.json"
+    vm.sh(f"fio --name=w --filename={dev} --offset=0 --size={P['istore_write_mib']}M --rw=write --bs=1M "
+          f"--ioengine=libaio --iodepth={P['istore_iodepth']} --direct=1 --output-format=json "
+          f"--output={fjson}", timeout=600)
+    j = json.loads(vm.sh(f"cat {fjson}; rm -f {fjson}"))
+    return j["jobs"][0]["write"]["bw_bytes"] / MIB
+
+
+def section_istore(vm_factory, res):
+    """11. Instance-store tier (issue 16): direct sequential write throughput on
+    the striped first segment (2 instance-store disks, dm-stripe) against a
+    single-member linear pool, both in one VM, interleaved A,B,B,A,..."""
+    from test_instance_store import install_rule, istore_disks   # tests/vm: the udev rule that makes QEMU
+    log("section 11: instance-store stripe vs single member")       # disks look like EC2 instance storage
+    gib = P["disk_gib"] * GIB
+    vm = vm_factory()
+    ist = istore_disks(vm, 2, gib)
+    ebs, single = vm.new_disk(gib), vm.new_disk(gib)
+    vm.start(cold_disks=ist + [ebs, single], boot_timeout=600)
+    try:
+        res["meta"].setdefault("guest_kernel", guest_kernel(vm))
+        install_rule(vm)
+        vm.run(["mkdir", "-p", RUN, "/bench/isa", "/bench/isb"])
+        vm.run(["dmscale", "init", "--name", "isa", "--mountpoint", "/bench/isa", "--instance-store", "auto",
+                nvme_by_serial(vm, ebs.serial)], timeout=300)
+        vm.run(["dmscale", "init", "--name", "isb", "--mountpoint", "/bench/isb", "--instance-store", "off",
+                nvme_by_serial(vm, single.serial)], timeout=300)
+        tables = {n: vm.sh(f"dmsetup table dmscale-{n}").strip().splitlines() for n in ("isa", "isb")}
+        # the raw pool devices, filesystems unmounted: offset 0 lies in the first segment
+        vm.sh("umount /bench/isa /bench/isb")
+        paths = {"striped": "/dev/mapper/dmscale-isa", "single": "/dev/mapper/dmscale-isb"}
+        stripe_bytes = int(tables["isa"][0].split()[1]) * 512
+        sec = {"trials_per_pool": P["k_istore"], "write_mib": P["istore_write_mib"], "iodepth": P["istore_iodepth"],
+               "disk_gib": P["disk_gib"], "tables": tables, "stripe_segment_bytes": stripe_bytes,
+               "striped_segment": tables["isa"][0].split()[2] == "striped",
+               "fio": f"rw=write bs=1M ioengine=libaio iodepth={P['istore_iodepth']} direct=1 offset=0 "
+                      f"size={P['istore_write_mib']}M on the pool's dm device (filesystem unmounted)",
+               "pools": {"striped": {"desc": "2 instance-store disks (dm-stripe, 256 KiB chunks) + 1 EBS (linear)",
+                                     "mib_s": []},
+                         "single": {"desc": "1 disk, --instance-store off (dm-linear)", "mib_s": []}}}
+        for n, dev in paths.items():          # lay down once: no trial pays the sparse images' first allocation
+            fio_seq_write(vm, dev, f"lay{n}")
+        for k in range(P["k_istore"]):
+            for n in (("striped", "single") if k % 2 == 0 else ("single", "striped")):
+                v = fio_seq_write(vm, paths[n], f"{k}{n}")
+                sec["pools"][n]["mib_s"].append(v)
+                log(f"  round {k} {n}: {v:.1f} MiB/s")
+        for e in sec["pools"].values():
+            e["summary"] = summary(e["mib_s"])
+        sec["striped_over_single"] = ratio(sec["pools"]["striped"]["summary"], sec["pools"]["single"]["summary"])
+        res["istore"] = sec
+    finally:
+        vm.kill()
+
+
 def guarded(name, res, fn, *a):
     try:
         fn(*a)
@@ -985,7 +1042,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(HERE, "results.json"))
     ap.add_argument("--doc", default=os.path.join(PROJECT, "docs", "BENCHMARKS.md"))
     ap.add_argument("--keep", action="store_true", help="keep the VM work directory")
-    ap.add_argument("--only", choices=["thin_vs_linear", "flat", "seed"],
+    ap.add_argument("--only", choices=["thin_vs_linear", "flat", "seed", "istore"],
                     help="run one section and merge it into the existing --out, then re-render")
     ap.add_argument("--targets", action="store_true",
                     help="only what issue 14's targets need (sections 1 and 2 on ext4 and xfs, 3b), merged into "
@@ -1044,6 +1101,8 @@ def main():
         if args.only == "seed":
             import seed         # amazon-ebs-autoscale itself, beside dmscale (bench/seed.py)
             guarded("seed", res, seed.run, sys.modules[__name__], res)
+        elif args.only == "istore":
+            guarded("istore", res, section_istore, run.make_vm, res)
         elif args.targets:
             v = run.make_vm()
             v.start(boot_timeout=600)

@@ -416,6 +416,7 @@ def render(res):
     if sec:
         w(sec)
     w(render_seed.section(res))
+    w(__import__('render_istore').section(res))   # section 11 (bench/render_istore.py)
     w(closing(res))
     return "\n".join(out) + "\n"
 

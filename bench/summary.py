@@ -94,8 +94,13 @@ def seed_fields(res):
     return summary_seed.seed_summary(res)
 
 
+def istore_fields(res):
+    """Issue 16: the striped instance-store tier's write MiB/s over a single member's (section 11)."""
+    return {"istore_stripe_over_single": (res.get("istore") or {}).get("striped_over_single")}
+
+
 # Hook for other sections' fields: append functions here (order = key order).
-FIELDS = [attach_fields, trials_field, cost_fields, seed_fields]
+FIELDS = [attach_fields, trials_field, cost_fields, seed_fields, istore_fields]
 
 
 def summary(res):

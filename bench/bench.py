@@ -1182,6 +1182,8 @@ def main():
             guarded("fill_race", res, section_race, b, res)
             b.vm.kill()
             b.stop()
+            # 11: the instance-store tier (a VM of its own, booted with its disks)
+            guarded("istore", res, section_istore, run.make_vm, res)
             import seed         # amazon-ebs-autoscale itself, beside dmscale (bench/seed.py)
             guarded("seed", res, seed.run, sys.modules[__name__], res)
     finally:

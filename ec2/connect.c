@@ -30,6 +30,9 @@ int ec2_connector_try(struct ec2_connector *k, struct ec2_client *c, double now_
 		k->warned = true;
 		return r;
 	}
+	/* the client's waits (the attachment poll, backoffs) sleep on the
+	 * connector's clock: the daemon's wakes on udev events and the pool */
+	c->clock = *k->clock;
 	k->ready = true;
 	k->backoff_s = 0;
 	if (k->warned)

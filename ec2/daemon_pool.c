@@ -62,16 +62,10 @@ int daemon_refresh_pool(struct daemon *d)
 	return ready ? 0 : -ENODEV;
 }
 
-/* Thin: the filesystem is virtual; what fills is the pool's data device. */
-static int sample_thin(struct daemon *d, double now)
+/* Log a change of the thin pool's mode (once per change). */
+static void note_thin_mode(struct daemon *d, const struct dms_thin_pool_status *ps_in)
 {
-	struct dms_thin_pool_status ps;
-	if (dms_thin_status_read(d->tpool, &ps, &d->event_nr) < 0) {
-		log_warning("pool %s: cannot read the status of %s; waiting for the pool", d->cfg.pool, d->tpool);
-		d->pool_ready = false;
-		d->warned_unmounted = true;
-		return -ENODEV;
-	}
+	const struct dms_thin_pool_status ps = *ps_in;
 	if (ps.mode != d->thin_mode) {
 		if (ps.mode == DMS_THIN_OUT_OF_DATA)
 			log_warning("pool %s: thin pool out of data space: writes are queued (up to the kernel's "
@@ -84,6 +78,30 @@ static int sample_thin(struct daemon *d, double now)
 			log_info("pool %s: thin pool back to %s", d->cfg.pool, dms_thin_mode_name(ps.mode));
 		d->thin_mode = ps.mode;
 	}
+}
+
+/* While the EC2 client waits (the attachment poll), the pool may run out of
+ * data space: say so when it happens, not after the append. Mode only: no
+ * sampling, no metadata growth from inside a wait. */
+void daemon_thin_note_mode(struct daemon *d)
+{
+	struct dms_thin_pool_status ps;
+	unsigned ev = d->event_nr;
+	if (d->thin && d->pool_ready && dms_thin_status_read(d->tpool, &ps, &ev) == 0)
+		note_thin_mode(d, &ps);
+}
+
+/* Thin: the filesystem is virtual; what fills is the pool's data device. */
+static int sample_thin(struct daemon *d, double now)
+{
+	struct dms_thin_pool_status ps;
+	if (dms_thin_status_read(d->tpool, &ps, &d->event_nr) < 0) {
+		log_warning("pool %s: cannot read the status of %s; waiting for the pool", d->cfg.pool, d->tpool);
+		d->pool_ready = false;
+		d->warned_unmounted = true;
+		return -ENODEV;
+	}
+	note_thin_mode(d, &ps);
 	d->total = ps.data_total_blocks * DMS_THIN_BLOCK_BYTES;
 	d->used = ps.data_used_blocks * DMS_THIN_BLOCK_BYTES;
 	d->free_b = d->total - d->used;

@@ -126,6 +126,8 @@ void daemon_fmt_bytes(bytes_t b, char *out, size_t len);
 int daemon_refresh_pool(struct daemon *d);
 int daemon_sample(struct daemon *d, double now);
 void daemon_wait_thin_event(struct daemon *d, double wait_s);
+/* log a thin pool mode change now (from inside the EC2 client's waits) */
+void daemon_thin_note_mode(struct daemon *d);
 /* the default dms_membership_fn (ud: the daemon): dms_status_collect, any
  * error or missing member list mapped to UNKNOWN */
 enum dms_vol_membership daemon_status_membership(void *ud, const char *pool, const char *volume_id);

@@ -101,8 +101,11 @@ static void clk_sleep(void *ud, unsigned ms)
 {
 	struct daemon *d = ud;
 	double until = daemon_mono_s() + ms / 1e3;
-	while (!daemon_stop_requested && daemon_sleep_until_fd(until, daemon_udev_fd(d)) == 1)
+	daemon_thin_note_mode(d);
+	while (!daemon_stop_requested && daemon_sleep_until_fd(until, daemon_udev_fd(d)) == 1) {
+		daemon_thin_note_mode(d);
 		daemon_udev_attach(d);
+	}
 	double left = until - daemon_mono_s();   /* a signal, or a stop: the wait is still owed */
 	if (left > 0)
 		ec2_real_clock.sleep_ms(NULL, (unsigned)(left * 1e3) + 1);

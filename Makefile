@@ -120,6 +120,7 @@ VM_JOBS ?= 2
 check-vm: all
 	tests/vm/preflight.sh
 	tests/vm/build-base.sh $(B)/vm
+	$(MAKE) --no-print-directory TESTING=1 all man
 	cd tests/vm && $(PY) -m pytest -v -rfE --durations=15 -p no:cacheprovider -n $(VM_JOBS) --dist loadgroup $(PYTEST_ARGS) .
 
 # Unit tests under valgrind (leaks and invalid accesses fail the run).

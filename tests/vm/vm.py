@@ -11,6 +11,7 @@ Layout of a test's work directory:
 """
 import base64
 import ctypes
+import fcntl
 import json
 import os
 import secrets
@@ -123,9 +124,14 @@ def build_installed_image(out_img, size_gib=3):
     # Hard-link copy of the cache: cheap, and the cache is never written through it
     # because the install tree is copied over with --remove-destination.
     subprocess.run(["cp", "-al", os.path.realpath(ROOTFS), stage], check=True)
-    # TESTING=1: the failpoints the crash tests arm (build-testing/; never the package)
-    subprocess.run(["make", "-s", "-C", PROJECT, "install", f"DESTDIR={inst}", "TESTING=1"],
-                   check=True, stdout=subprocess.DEVNULL)
+    # TESTING=1: the failpoints the crash tests arm (build-testing/; never the package).
+    # One make at a time: xdist workers and the bench build their images at once,
+    # and two makes relinking the same build-testing/ archives break each other.
+    os.makedirs(BUILD, exist_ok=True)
+    with open(os.path.join(BUILD, ".install.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run(["make", "-s", "-C", PROJECT, "install", f"DESTDIR={inst}", "TESTING=1"],
+                       check=True, stdout=subprocess.DEVNULL)
     subprocess.run(["cp", "-a", "--remove-destination", inst + "/.", stage + "/"], check=True)
     tune_guest(stage)
     # Enable the shipped units the way the package's postinst would.

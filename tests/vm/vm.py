@@ -153,6 +153,18 @@ def build_installed_image(out_img, size_gib=3):
     return time.monotonic() - t0
 
 
+def _record_boot(seconds, ncold):
+    """One line per boot in build/vm-logs/boot-times.tsv (test, seconds, cold
+    disks): where the suite's time goes (issue 11's per-test figures)."""
+    test = os.environ.get("PYTEST_CURRENT_TEST", "-").split(" ")[0]
+    try:
+        os.makedirs(os.path.join(BUILD, "vm-logs"), exist_ok=True)
+        with open(os.path.join(BUILD, "vm-logs", "boot-times.tsv"), "a") as f:
+            f.write(f"{test}\t{seconds:.1f}\t{ncold}\n")
+    except OSError:
+        pass            # a figure, never a reason to fail a test
+
+
 class QemuExited(VMError):
     """QEMU stopped while the guest was booting (a panic with -no-reboot)."""
 
@@ -523,6 +535,7 @@ class VM:
                 if time.monotonic() >= end:
                     raise VMError("guest did not come up; console tail:\n" + self.console_tail())
         self.boot_seconds = time.monotonic() - self.t_start
+        _record_boot(self.boot_seconds, len(cold))
         return self.boot_seconds
 
     def _arm_watchdog(self):

@@ -187,13 +187,13 @@ FUZZ_OPTS = $$(cat tests/fuzz/$$n.options 2>/dev/null) $$(test -f tests/fuzz/$$n
 FCB := $(FB)/cov
 FUZZ_COV_CFLAGS := $(filter-out -fsanitize=% -fno-sanitize-recover=all,$(FUZZ_CFLAGS)) \
 		-fprofile-instr-generate -fcoverage-mapping
-FUZZ_COV_FILES_label   := dmscale/label.c dmscale/crc32c.c
-FUZZ_COV_FILES_plan    := dmscale/plan.c dmscale/label.c
+FUZZ_COV_FILES_label   := dmscale/label.c dmscale/label_v2.c dmscale/crc32c.c
+FUZZ_COV_FILES_plan    := dmscale/plan.c dmscale/label.c dmscale/label_v2.c
 FUZZ_COV_FILES_config  := ec2/config.c
 FUZZ_COV_FILES_xml     := ec2/xml.c
 FUZZ_COV_FILES_imds    := ec2/imds.c
 FUZZ_COV_FILES_thin    := dmscale/thin.c
-FUZZ_COV_FILES_ebsname := dmscale/ebsname.c dmscale/label.c
+FUZZ_COV_FILES_ebsname := dmscale/ebsname.c dmscale/label.c dmscale/label_v2.c
 FUZZ_COV_FILES_pending := dmscale/pending.c
 
 $(FCB)/obj/%.o: %.c $(wildcard */*.h)

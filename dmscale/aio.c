@@ -185,8 +185,7 @@ void *dms_aio_batch_add(struct dms_aio_batch *b, int fd, enum dms_aio_op op, byt
 	q->batch = b;
 	q->len = len_bytes;
 	q->state = REQ_QUEUED;
-	q->key_dev = S_ISBLK(st.st_mode) ? st.st_rdev : st.st_dev;
-	q->key_ino = S_ISBLK(st.st_mode) ? 0 : st.st_ino;
+	dms_stuck_key(&st, &q->key_dev, &q->key_ino);
 	snprintf(q->what, sizeof(q->what), "%s", what ? what : "?");
 	if (op == DMS_AIO_WRITE_FUA) {
 		io_prep_pwrite(&q->cb, fd, q->buf, len_bytes, (long long)off_bytes);
@@ -265,7 +264,7 @@ int dms_aio_batch_run(struct dms_aio_batch *b, int timeout_ms)
 				log_error_errno(EBUSY, "%s: an earlier I/O to this device is still in flight past "
 						"its deadline; no more I/O to it until it completes (check the "
 						"volume's EBS status)", q->what);
-		} else if ((owner = dms_stuck_owner(q->key_dev, q->key_ino)) > 0) {
+		} else if ((owner = dms_stuck_owner(q->key_dev, q->key_ino, NULL)) > 0) {
 			/* Submitting would make this process wait out its deadline
 			 * (under the pool lock) and then hang at exit: refuse now. */
 			fail(q, -EBUSY);

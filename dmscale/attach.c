@@ -287,7 +287,7 @@ static int cmd_attach(const struct dms_opts *o, const char *device)
 		return r;
 	}
 	if (r != -ENODATA && !o->force)
-		return log_error_errno(r, "%s: holds a damaged dmscale label; refusing (repair or --force)", device);
+		return dms_device_label_refusal(&d, r, "repair or --force");
 
 	if (o->udev) {
 		if (!d.volume_id[0] || !dms_pending_pool_of(d.volume_id, pool, sizeof(pool))) {

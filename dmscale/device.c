@@ -15,11 +15,13 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dmscale/aio.h"
 #include "dmscale/log.h"
 #include "dmscale/mountinfo.h"
+#include "dmscale/stuck.h"
 
 #define LABEL_AREA_BYTES (DMS_LABEL_COPY_B_OFFSET + DMS_LABEL_COPY_BYTES)
 #define DIRECT_ALIGN 4096
@@ -242,6 +244,34 @@ int dms_device_read_label(struct dms_device *d, struct dms_label *l, unsigned *c
 	int result = -EIO;
 	int r = dms_device_read_labels(&d, 1, l, copies_ok, &result);
 	return r < 0 ? r : result;
+}
+
+int dms_device_label_refusal(const struct dms_device *d, int r, const char *fix)
+{
+	if (r != -EBUSY)
+		return log_error_errno(-r, "%s: holds a damaged dmscale label; refusing (%s)", d->node, fix);
+	/* aio.c sent it no I/O: a request to it is stuck past its deadline (stuck.h) */
+	struct stat st = { 0 };
+	dev_t key_dev = d->devnum;
+	ino_t key_ino = 0;
+	if (d->fd >= 0 && fstat(d->fd, &st) == 0)
+		dms_stuck_key(&st, &key_dev, &key_ino);
+	time_t since = 0;
+	struct tm tm;
+	char when[32] = "an unknown time";
+	pid_t owner = dms_stuck_owner(key_dev, key_ino, &since);
+	if (owner <= 0)
+		return log_error_errno(EBUSY, "%s: its label cannot be read: an I/O to it is stuck past its deadline "
+				       "(see above), so dmscale sends it no more; refusing. Run the command again "
+				       "once the device answers", d->node);
+	if (since > 0 && gmtime_r(&since, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	return log_error_errno(EBUSY, "%s: its I/O is stuck: a request of dmscale process %d to it has been in "
+			       "flight past its deadline since %s, so no dmscale command reads or writes it "
+			       "(its label is not known to be damaged); refusing. Wait for the device to answer, "
+			       "or check it (the volume's EBS status, the instance's hypervisor); the quarantine "
+			       "(a marker in " DMS_STUCK_DIR ") ends when process %d exits", d->node, (int)owner,
+			       when, (int)owner);
 }
 
 /* The fd to write d through: d->fd when it is writable, else a checked

@@ -65,6 +65,12 @@ void dms_device_close(struct dms_device *d);
 
 /* Read both label copies and pick (see dms_label_pick). -ENODATA: no label. */
 int dms_device_read_label(struct dms_device *d, struct dms_label *l, unsigned *copies_ok);
+/* A command that needs d's label refuses d because reading it failed with r
+ * (neither 0 nor -ENODATA): logs why and returns r. -EBUSY, when another
+ * dmscale process has an I/O to d stuck past its deadline (stuck.h), says so
+ * (which process, since when, what to do); anything else is a damaged label
+ * ("refusing (<fix>)"). */
+int dms_device_label_refusal(const struct dms_device *d, int r, const char *fix);
 /* Read the label areas of n devices in ONE submit and wait for all of them.
  * Devices without an open fd are opened read-only (checked) and closed again.
  * results[i]: 0, -ENODATA (no label, too small), -ETIMEDOUT, -EBUSY (an older

@@ -12,6 +12,7 @@
 #include "dmscale/device.h"
 #include "dmscale/log.h"
 #include "dmscale/probe.h"
+#include "dmscale/udev_disks.h"
 
 static const char *attr_up(struct udev_device *dev, const char *subsystem, const char *attr)
 {
@@ -51,67 +52,49 @@ static int inspect(const char *node, struct dms_istore_disk *o)
 	return 0;
 }
 
+/* One disk of dms_istore_scan: an instance-store NVMe disk is inspected and listed. */
+static void istore_disk(struct udev_device *ud, const char *node, const char *sys, void *ctx)
+{
+	struct dms_istore_list *out = ctx;
+	if (strncmp(sys, "nvme", 4))
+		return;
+	if (!udev_device_get_is_initialized(ud)) {
+		/* Its rules have not run: a rule may still set its model. */
+		out->uninitialized++;
+		log_debug("%s: not yet probed by udev", node);
+		return;
+	}
+	struct dms_disk_ident id = {
+		.model = udev_device_get_property_value(ud, "ID_MODEL"),
+		.vendor_id = udev_device_get_property_value(ud, "ID_VENDOR_ID"),
+		.serial = udev_device_get_property_value(ud, "ID_SERIAL_SHORT"),
+	};
+	if (!id.model)
+		id.model = attr_up(ud, "nvme", "model");
+	if (!id.serial)
+		id.serial = attr_up(ud, "nvme", "serial");
+	if (!id.vendor_id)
+		id.vendor_id = attr_up(ud, "pci", "vendor");
+	if (dms_disk_classify(&id) != DMS_DISK_INSTANCE_STORE)
+		return;
+	if (out->n >= DMS_ISTORE_MAX) {
+		log_warning("%s: more than %d instance-store disks; ignoring it", node, DMS_ISTORE_MAX);
+		return;
+	}
+	int q = inspect(node, &out->disk[out->n]);
+	if (q < 0)
+		log_warning("%s: instance-store disk, but it cannot be inspected (%s); not using it", node,
+			    strerror(-q));
+	else
+		out->n++;
+}
+
 int dms_istore_scan(struct dms_istore_list *out)
 {
 	memset(out, 0, sizeof(*out));
-	struct udev *udev = udev_new();
-	if (!udev)
-		return log_error_errno(ENOMEM, "libudev: cannot create a context");
-	struct udev_enumerate *en = udev_enumerate_new(udev);
-	if (!en) {
-		udev_unref(udev);
-		return log_error_errno(ENOMEM, "libudev: cannot enumerate block devices");
-	}
-	udev_enumerate_add_match_subsystem(en, "block");
-	udev_enumerate_add_match_property(en, "DEVTYPE", "disk");
-	udev_enumerate_scan_devices(en);
-	struct udev_list_entry *e;
-	int r = 0;
-	udev_list_entry_foreach(e, udev_enumerate_get_list_entry(en)) {
-		struct udev_device *ud = udev_device_new_from_syspath(udev, udev_list_entry_get_name(e));
-		if (!ud)
-			continue;
-		const char *node = udev_device_get_devnode(ud);
-		const char *sys = udev_device_get_sysname(ud);
-		if (!node || !sys || strncmp(sys, "nvme", 4)) {
-			udev_device_unref(ud);
-			continue;
-		}
-		if (!udev_device_get_is_initialized(ud)) {
-			/* Its rules have not run: a rule may still set its model. */
-			out->uninitialized++;
-			log_debug("%s: not yet probed by udev", node);
-			udev_device_unref(ud);
-			continue;
-		}
-		struct dms_disk_ident id = {
-			.model = udev_device_get_property_value(ud, "ID_MODEL"),
-			.vendor_id = udev_device_get_property_value(ud, "ID_VENDOR_ID"),
-			.serial = udev_device_get_property_value(ud, "ID_SERIAL_SHORT"),
-		};
-		if (!id.model)
-			id.model = attr_up(ud, "nvme", "model");
-		if (!id.serial)
-			id.serial = attr_up(ud, "nvme", "serial");
-		if (!id.vendor_id)
-			id.vendor_id = attr_up(ud, "pci", "vendor");
-		if (dms_disk_classify(&id) == DMS_DISK_INSTANCE_STORE) {
-			if (out->n >= DMS_ISTORE_MAX) {
-				log_warning("%s: more than %d instance-store disks; ignoring it", node, DMS_ISTORE_MAX);
-			} else {
-				struct dms_istore_disk *d = &out->disk[out->n];
-				int q = inspect(node, d);
-				if (q < 0)
-					log_warning("%s: instance-store disk, but it cannot be inspected (%s); not using it",
-						    node, strerror(-q));
-				else
-					out->n++;
-			}
-		}
-		udev_device_unref(ud);
-	}
-	udev_enumerate_unref(en);
-	udev_unref(udev);
+	int r = dms_udev_disks_foreach(istore_disk, out);
+	if (r < 0)
+		return r;
 	/* udev lists disks in sysfs order; sort by name for a stable stripe order */
 	for (size_t i = 1; i < out->n; i++)
 		for (size_t j = i; j > 0 && strcmp(out->disk[j - 1].node, out->disk[j].node) > 0; j--) {
@@ -119,5 +102,5 @@ int dms_istore_scan(struct dms_istore_list *out)
 			out->disk[j] = out->disk[j - 1];
 			out->disk[j - 1] = t;
 		}
-	return r;
+	return 0;
 }

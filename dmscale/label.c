@@ -1,8 +1,10 @@
-/* dmscale member label: on-disk codec (pure, no syscalls, no allocation).
+/* dmscale member label: on-disk codec (pure, no syscalls, no allocation): the
+ * v1 fields, the checks, the choice between the two copies, member layout.
  *
- * The byte layout is specified in docs/FORMAT.md; the DL_* offsets below are
- * that table. Every field is serialised byte by byte in little endian; no
- * struct is ever copied to or from the disk buffer. */
+ * The byte layout is specified in docs/FORMAT.md; the DL_* offsets of
+ * label_priv.h are that table. Every field is serialised byte by byte in
+ * little endian; no struct is ever copied to or from the disk buffer. The
+ * version 2 fields (member kinds, stripe, recreate lineage) are label_v2.c's. */
 #include "dmscale/label.h"
 
 #include <errno.h>
@@ -10,90 +12,11 @@
 #include <string.h>
 
 #include "dmscale/crc32c.h"
-
-/* ---- on-disk layout, versions 1 and 2 (docs/FORMAT.md §2) ---- */
-#define DL_MAGIC_OFF         0u
-#define DL_MAGIC_LEN         16u
-#define DL_VERSION_OFF       16u    /* u32 */
-#define DL_LABEL_LEN_OFF     20u    /* u32: bytes covered by the checksum */
-#define DL_CRC_OFF           24u    /* u32: CRC-32C, computed with these 4 bytes zero */
-#define DL_COPY_OFF          28u    /* u32: 0 = copy A, 1 = copy B */
-#define DL_GENERATION_OFF    32u    /* u64 */
-#define DL_POOL_UUID_OFF     40u    /* 16 bytes */
-#define DL_MEMBER_UUID_OFF   56u    /* 16 bytes */
-#define DL_MEMBER_INDEX_OFF  72u    /* u32 */
-#define DL_MEMBER_COUNT_OFF  76u    /* u32 */
-#define DL_POOL_NAME_OFF     80u    /* DMS_POOL_NAME_MAX (48) bytes */
-#define DL_FSTYPE_OFF        128u   /* DMS_FSTYPE_MAX (16) bytes */
-#define DL_TARGET_OFF        144u   /* u32 */
-#define DL_RESERVED0_OFF     148u   /* u32, reserved (zero) */
-#define DL_CREATED_OFF       152u   /* u64 */
-#define DL_THIN_META_OFF_OFF 160u   /* u64 */
-#define DL_THIN_META_LEN_OFF 168u   /* u64 */
-#define DL_THIN_VIRT_OFF     176u   /* u64 */
-#define DL_THIN_META_ACT_OFF 184u   /* u64 */
-/* v2 only (reserved, zero, ignored in v1): */
-#define DL_STRIPE_COUNT_OFF  192u   /* u32 */
-#define DL_RESERVED1_OFF     196u   /* u32, reserved (zero) */
-#define DL_STRIPE_CHUNK_OFF  200u   /* u64 */
-#define DL_LINEAGE_OFF       208u   /* 16 bytes */
-#define DL_EPOCH_OFF         224u   /* u32 */
-/* 228..511 reserved (zero) */
-#define DL_HEADER_BYTES      512u
-#define DL_MEMBERS_OFF       DL_HEADER_BYTES
-#define DL_ENTRY_BYTES       128u
-#define DLE_UUID_OFF         0u     /* 16 bytes */
-#define DLE_VOLID_OFF        16u    /* DMS_VOLUME_ID_MAX (32) bytes */
-#define DLE_SIZE_OFF         48u    /* u64 */
-#define DLE_DATA_OFF_OFF     56u    /* u64 */
-#define DLE_DATA_LEN_OFF     64u    /* u64 */
-#define DLE_KIND_OFF         72u    /* u32, v2 only */
-/* 76..127 reserved (zero) */
-#define DL_MAX_LABEL_BYTES   (DL_HEADER_BYTES + DL_ENTRY_BYTES * DMS_MAX_MEMBERS)
+#include "dmscale/label_priv.h"
 
 static const uint8_t dl_magic[DL_MAGIC_LEN] = {
 	'D', 'M', 'S', 'C', 'A', 'L', 'E', '_', 'L', 'A', 'B', 'E', 'L', 0, 0, 0,
 };
-
-_Static_assert(DL_POOL_NAME_OFF + DMS_POOL_NAME_MAX == DL_FSTYPE_OFF, "layout");
-_Static_assert(DL_FSTYPE_OFF + DMS_FSTYPE_MAX == DL_TARGET_OFF, "layout");
-_Static_assert(DL_THIN_META_ACT_OFF + 8 <= DL_HEADER_BYTES, "layout");
-_Static_assert(DLE_VOLID_OFF + DMS_VOLUME_ID_MAX == DLE_SIZE_OFF, "layout");
-_Static_assert(DLE_DATA_LEN_OFF + 8 <= DLE_KIND_OFF, "layout");
-_Static_assert(DLE_KIND_OFF + 4 <= DL_ENTRY_BYTES, "layout");
-_Static_assert(DL_THIN_META_ACT_OFF + 8 <= DL_STRIPE_COUNT_OFF, "layout");
-_Static_assert(DL_EPOCH_OFF + 4 <= DL_HEADER_BYTES, "layout");
-_Static_assert(DL_MAX_LABEL_BYTES <= DMS_LABEL_COPY_BYTES, "label must fit one copy");
-_Static_assert(DMS_LABEL_COPY_B_OFFSET + DMS_LABEL_COPY_BYTES <= DMS_DATA_OFFSET_BYTES, "copies before data");
-
-/* ---- little-endian helpers ---- */
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	for (unsigned i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	for (unsigned i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	uint32_t v = 0;
-	for (unsigned i = 0; i < 4; i++)
-		v |= (uint32_t)p[i] << (8 * i);
-	return v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
 
 /* Copy a NUL-terminated string field of `field` bytes; the string must fit
  * with its NUL (guaranteed by validate). The rest of the field is zero. */
@@ -128,14 +51,6 @@ static uint32_t label_crc(const uint8_t *buf, size_t label_len)
 }
 
 /* ---- validation ---- */
-static int uuid_is_zero(const uint8_t u[16])
-{
-	for (unsigned i = 0; i < 16; i++)
-		if (u[i])
-			return 0;
-	return 1;
-}
-
 static int is_lower_hex(char c)
 {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
@@ -195,51 +110,6 @@ static int member_valid(const struct dms_member *m)
 	return 1;
 }
 
-static int is_pow2(uint64_t v)
-{
-	return v && !(v & (v - 1));
-}
-
-uint32_t dms_label_min_version(const struct dms_label *l)
-{
-	if (l->stripe_count || l->stripe_chunk_bytes || l->recreate_epoch ||
-	    (!uuid_is_zero(l->lineage_uuid) && memcmp(l->lineage_uuid, l->pool_uuid, 16)))
-		return DMS_LABEL_VERSION_2;
-	for (uint32_t i = 0; i < l->member_count && i < DMS_MAX_MEMBERS; i++)
-		if (l->members[i].kind != DMS_KIND_EBS)
-			return DMS_LABEL_VERSION_2;
-	return DMS_LABEL_VERSION;
-}
-
-/* v2 fields: member kinds, the stripe over the leading members (docs/FORMAT.md §2.4). */
-static int v2_valid(const struct dms_label *l)
-{
-	if (l->version == DMS_LABEL_VERSION)
-		return dms_label_min_version(l) == DMS_LABEL_VERSION;
-	for (uint32_t i = 0; i < l->member_count; i++) {
-		const struct dms_member *m = &l->members[i];
-		if (m->kind != DMS_KIND_EBS && m->kind != DMS_KIND_INSTANCE_STORE)
-			return 0;
-		if (m->kind == DMS_KIND_INSTANCE_STORE && m->volume_id[0])
-			return 0;               /* instance storage has no EBS volume id */
-	}
-	if (l->stripe_count == 0)
-		return l->stripe_chunk_bytes == 0;
-	if (l->stripe_count < 2 || l->stripe_count > DMS_MAX_STRIPE || l->stripe_count > l->member_count)
-		return 0;
-	if (!is_pow2(l->stripe_chunk_bytes) || l->stripe_chunk_bytes < DMS_STRIPE_CHUNK_MIN ||
-	    l->stripe_chunk_bytes > DMS_STRIPE_CHUNK_MAX)
-		return 0;
-	/* dm-stripe: every stripe member contributes the same whole number of chunks */
-	for (uint32_t i = 0; i < l->stripe_count; i++) {
-		const struct dms_member *m = &l->members[i];
-		if (m->kind != DMS_KIND_INSTANCE_STORE || m->data_bytes != l->members[0].data_bytes ||
-		    m->data_bytes % l->stripe_chunk_bytes)
-			return 0;
-	}
-	return 1;
-}
-
 int dms_label_validate(const struct dms_label *l)
 {
 	if (!l)
@@ -275,7 +145,7 @@ int dms_label_validate(const struct dms_label *l)
 		}
 	}
 
-	if (!v2_valid(l))
+	if (!dl_v2_valid(l))
 		return -EINVAL;
 	if (l->stripe_count && l->target != DMS_TARGET_LINEAR)
 		return -EINVAL;                 /* a stripe is a dm-linear pool's first segment */
@@ -341,24 +211,17 @@ int dms_label_encode(const struct dms_label *l, unsigned copy, uint8_t *buf, siz
 	put_u64(buf + DL_THIN_META_LEN_OFF, l->thin_meta_bytes);
 	put_u64(buf + DL_THIN_VIRT_OFF, l->thin_virtual_bytes);
 	put_u64(buf + DL_THIN_META_ACT_OFF, l->thin_meta_active_bytes);
-	if (l->version >= DMS_LABEL_VERSION_2) {
-		put_u32(buf + DL_STRIPE_COUNT_OFF, l->stripe_count);
-		put_u64(buf + DL_STRIPE_CHUNK_OFF, l->stripe_chunk_bytes);
-		memcpy(buf + DL_LINEAGE_OFF, l->lineage_uuid, 16);
-		put_u32(buf + DL_EPOCH_OFF, l->recreate_epoch);
-	}
 
 	for (uint32_t i = 0; i < l->member_count; i++) {
 		const struct dms_member *m = &l->members[i];
-		uint8_t *e = buf + DL_MEMBERS_OFF + (size_t)i * DL_ENTRY_BYTES;
+		uint8_t *e = buf + dl_entry_off(i);
 		memcpy(e + DLE_UUID_OFF, m->uuid, 16);
 		put_str(e + DLE_VOLID_OFF, m->volume_id, DMS_VOLUME_ID_MAX);
 		put_u64(e + DLE_SIZE_OFF, m->size_bytes);
 		put_u64(e + DLE_DATA_OFF_OFF, m->data_offset_bytes);
 		put_u64(e + DLE_DATA_LEN_OFF, m->data_bytes);
-		if (l->version >= DMS_LABEL_VERSION_2)
-			put_u32(e + DLE_KIND_OFF, m->kind);
 	}
+	dl_v2_encode(l, buf);
 
 	put_u32(buf + DL_CRC_OFF, label_crc(buf, label_len));
 	return 0;
@@ -419,25 +282,18 @@ int dms_label_decode(const uint8_t *buf, size_t buflen, unsigned copy, struct dm
 	out->thin_meta_bytes = get_u64(buf + DL_THIN_META_LEN_OFF);
 	out->thin_virtual_bytes = get_u64(buf + DL_THIN_VIRT_OFF);
 	out->thin_meta_active_bytes = get_u64(buf + DL_THIN_META_ACT_OFF);
-	if (version >= DMS_LABEL_VERSION_2) {   /* v1: reserved bytes, ignored */
-		out->stripe_count = get_u32(buf + DL_STRIPE_COUNT_OFF);
-		out->stripe_chunk_bytes = get_u64(buf + DL_STRIPE_CHUNK_OFF);
-		memcpy(out->lineage_uuid, buf + DL_LINEAGE_OFF, 16);
-		out->recreate_epoch = get_u32(buf + DL_EPOCH_OFF);
-	}
 
 	for (uint32_t i = 0; i < count; i++) {
 		struct dms_member *m = &out->members[i];
-		const uint8_t *e = buf + DL_MEMBERS_OFF + (size_t)i * DL_ENTRY_BYTES;
+		const uint8_t *e = buf + dl_entry_off(i);
 		memcpy(m->uuid, e + DLE_UUID_OFF, 16);
 		if ((r = get_str(e + DLE_VOLID_OFF, DMS_VOLUME_ID_MAX, m->volume_id)) < 0)
 			goto fail;
 		m->size_bytes = get_u64(e + DLE_SIZE_OFF);
 		m->data_offset_bytes = get_u64(e + DLE_DATA_OFF_OFF);
 		m->data_bytes = get_u64(e + DLE_DATA_LEN_OFF);
-		if (version >= DMS_LABEL_VERSION_2)
-			m->kind = get_u32(e + DLE_KIND_OFF);
 	}
+	dl_v2_decode(buf, out);
 
 	if ((r = dms_label_validate(out)) < 0)
 		goto fail;
@@ -459,35 +315,16 @@ static int label_equal(const struct dms_label *a, const struct dms_label *b)
 	    a->thin_meta_bytes != b->thin_meta_bytes ||
 	    a->thin_virtual_bytes != b->thin_virtual_bytes ||
 	    a->thin_meta_active_bytes != b->thin_meta_active_bytes || a->member_count != b->member_count ||
-	    a->stripe_count != b->stripe_count || a->stripe_chunk_bytes != b->stripe_chunk_bytes ||
-	    memcmp(a->lineage_uuid, b->lineage_uuid, 16) || a->recreate_epoch != b->recreate_epoch)
+	    !dl_v2_equal(a, b))
 		return 0;
 	for (uint32_t i = 0; i < a->member_count && i < DMS_MAX_MEMBERS; i++) {
 		const struct dms_member *x = &a->members[i], *y = &b->members[i];
 		if (memcmp(x->uuid, y->uuid, 16) || strcmp(x->volume_id, y->volume_id) ||
 		    x->size_bytes != y->size_bytes || x->data_offset_bytes != y->data_offset_bytes ||
-		    x->data_bytes != y->data_bytes || x->kind != y->kind)
+		    x->data_bytes != y->data_bytes)
 			return 0;
 	}
 	return 1;
-}
-
-void dms_label_lineage(const struct dms_label *l, uint8_t out[16])
-{
-	memcpy(out, uuid_is_zero(l->lineage_uuid) ? l->pool_uuid : l->lineage_uuid, 16);
-}
-
-/* Copies of one device from two incarnations of one pool (a scratch recreate
- * interrupted between its two copy batches): 1 if a wins, 2 if b wins, 0 if
- * they are not related that way. */
-static int recreate_winner(const struct dms_label *a, const struct dms_label *b)
-{
-	uint8_t la[16], lb[16];
-	dms_label_lineage(a, la);
-	dms_label_lineage(b, lb);
-	if (memcmp(la, lb, 16) || a->recreate_epoch == b->recreate_epoch)
-		return 0;
-	return a->recreate_epoch > b->recreate_epoch ? 1 : 2;
 }
 
 int dms_label_pick(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
@@ -521,7 +358,7 @@ int dms_label_pick(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
 	/* Both copies valid: they must describe the same device of the same pool,
 	 * or of two incarnations of it (the higher recreate epoch wins). */
 	if (memcmp(la.pool_uuid, lb.pool_uuid, 16) || memcmp(la.member_uuid, lb.member_uuid, 16)) {
-		int w = recreate_winner(&la, &lb);
+		int w = dl_recreate_winner(&la, &lb);
 		if (!w)
 			return -EUCLEAN;
 		*out = w == 1 ? la : lb;

@@ -227,8 +227,7 @@ int dms_cmd_init(const struct dms_opts *o, const char *device)
 			return dms_pool_assemble_one(o->name, &pp);
 		}
 	} else if (r != -ENODATA && !o->force) {
-		return log_error_errno(r, "%s: holds a damaged dmscale label; refusing (use --force to overwrite)",
-				       device);
+		return dms_device_label_refusal(&d, r, "use --force to overwrite");
 	}
 
 	int lock = dms_pool_lock(o->name);

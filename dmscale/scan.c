@@ -10,6 +10,7 @@
 
 #include "dmscale/log.h"
 #include "dmscale/pool_api.h"
+#include "dmscale/udev_disks.h"
 
 struct dms_scan *dms_scan_new(void)
 {
@@ -120,47 +121,40 @@ static int read_batch(struct dms_scan *s, struct scan_batch *b)
 	return r < 0 ? log_error_errno(-r, "cannot read the labels of %zu devices: %m", b->n) : 0;
 }
 
+/* dms_scan_labels' walk over the disks: inspect each, batch its label read. */
+struct scan_walk {
+	struct dms_scan *s;
+	struct scan_batch b;
+	int r;                          /* the first batch_push error */
+};
+
+static void scan_disk(struct udev_device *ud, const char *node, const char *sys, void *ctx)
+{
+	struct scan_walk *w = ctx;
+	struct dms_device d;
+	(void)ud;
+	if (skipped(sys))
+		return;
+	if (dms_device_inspect(node, &d) < 0)
+		w->s->unreadable++;
+	else if (w->r == 0)
+		w->r = batch_push(&w->b, &d);
+}
+
 int dms_scan_labels(struct dms_scan *s)
 {
-	struct udev *udev = udev_new();
-	if (!udev)
-		return log_error_errno(ENOMEM, "libudev: cannot create a context");
-	struct udev_enumerate *en = udev_enumerate_new(udev);
-	if (!en) {
-		udev_unref(udev);
-		return log_error_errno(ENOMEM, "libudev: cannot enumerate block devices");
-	}
-	udev_enumerate_add_match_subsystem(en, "block");
-	udev_enumerate_add_match_property(en, "DEVTYPE", "disk");
-	udev_enumerate_scan_devices(en);
-	struct udev_list_entry *e;
-	struct scan_batch b = { 0 };
-	int r = 0;
+	struct scan_walk w = { .s = s };
 	s->n = 0;
 	s->unreadable = 0;
-	udev_list_entry_foreach(e, udev_enumerate_get_list_entry(en)) {
-		struct udev_device *ud = udev_device_new_from_syspath(udev, udev_list_entry_get_name(e));
-		if (!ud)
-			continue;
-		const char *node = udev_device_get_devnode(ud);
-		const char *sys = udev_device_get_sysname(ud);
-		struct dms_device d;
-		if (node && sys && !skipped(sys)) {
-			if (dms_device_inspect(node, &d) < 0)
-				s->unreadable++;
-			else if (r == 0)
-				r = batch_push(&b, &d);
-		}
-		udev_device_unref(ud);
+	int r = dms_udev_disks_foreach(scan_disk, &w);
+	if (r < 0)
+		return r;
+	if (w.r < 0) {
+		free(w.b.dev);
+		return log_error_errno(-w.r, "out of memory");
 	}
-	udev_enumerate_unref(en);
-	udev_unref(udev);
-	if (r < 0) {
-		free(b.dev);
-		return log_error_errno(-r, "out of memory");
-	}
-	r = read_batch(s, &b);
-	free(b.dev);
+	r = read_batch(s, &w.b);
+	free(w.b.dev);
 	return r;
 }
 

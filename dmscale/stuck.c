@@ -20,6 +20,12 @@ void dms_stuck_set_dir(const char *dir)
 	snprintf(stuck_dir, sizeof(stuck_dir), "%s", dir ? dir : DMS_STUCK_DIR);
 }
 
+void dms_stuck_key(const struct stat *st, dev_t *dev, ino_t *ino)
+{
+	*dev = S_ISBLK(st->st_mode) ? st->st_rdev : st->st_dev;
+	*ino = S_ISBLK(st->st_mode) ? 0 : st->st_ino;
+}
+
 static void marker_path(dev_t dev, ino_t ino, char *out, size_t len)
 {
 	snprintf(out, len, "%s/%u:%u-%" PRIu64, stuck_dir, major(dev), minor(dev), (uint64_t)ino);
@@ -75,13 +81,17 @@ void dms_stuck_mark(dev_t dev, ino_t ino)
 		close(fd);
 }
 
-/* The marker's owner, or 0 when there is none (or it is unreadable). */
-static pid_t read_owner(const char *path, unsigned long long *t)
+/* The marker's owner, or 0 when there is none (or it is unreadable); *t its
+ * start time, *written (unless NULL) when the marker was written. */
+static pid_t read_owner(const char *path, unsigned long long *t, time_t *written)
 {
 	char line[64];
+	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
+	if (written)
+		*written = fstat(fd, &st) == 0 ? st.st_mtime : 0;
 	ssize_t n = read(fd, line, sizeof(line) - 1);
 	close(fd);
 	int pid = 0;
@@ -98,16 +108,16 @@ void dms_stuck_clear(dev_t dev, ino_t ino)
 	char path[320];
 	unsigned long long t;
 	marker_path(dev, ino, path, sizeof(path));
-	if (read_owner(path, &t) == getpid())
+	if (read_owner(path, &t, NULL) == getpid())
 		(void)unlink(path);
 }
 
-pid_t dms_stuck_owner(dev_t dev, ino_t ino)
+pid_t dms_stuck_owner(dev_t dev, ino_t ino, time_t *since_unix)
 {
 	char path[320];
 	unsigned long long t = 0;
 	marker_path(dev, ino, path, sizeof(path));
-	pid_t pid = read_owner(path, &t);
+	pid_t pid = read_owner(path, &t, since_unix);
 	if (pid <= 0 || pid == getpid())
 		return 0;
 	if (start_time(pid) == t && t != 0)

@@ -15,17 +15,24 @@
  * that cannot be written only costs the next process its deadline. */
 #ifndef DMSCALE_STUCK_H
 #define DMSCALE_STUCK_H
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define DMS_STUCK_DIR "/run/dmscale/stuck"
 
 /* Where the markers live (tests); NULL: DMS_STUCK_DIR. */
 void dms_stuck_set_dir(const char *dir);
+/* The key of the device behind st: (st_rdev, 0) for a block device, else
+ * (st_dev, st_ino) (the tests' files). */
+void dms_stuck_key(const struct stat *st, dev_t *dev, ino_t *ino);
 /* This process has an I/O to (dev, ino) past its deadline. */
 void dms_stuck_mark(dev_t dev, ino_t ino);
 /* ... not any more (removes the marker only if it is this process's). */
 void dms_stuck_clear(dev_t dev, ino_t ino);
 /* The pid of ANOTHER live process with an I/O to (dev, ino) past its
- * deadline, or 0 (none, this process, or a stale marker: removed). */
-pid_t dms_stuck_owner(dev_t dev, ino_t ino);
+ * deadline, or 0 (none, this process, or a stale marker: removed). With a
+ * pid, *since_unix (unless NULL) gets when its I/O missed its deadline (the
+ * marker's time, seconds since the epoch). */
+pid_t dms_stuck_owner(dev_t dev, ino_t ino, time_t *since_unix);
 #endif

@@ -22,7 +22,9 @@ int ec2_connector_try(struct ec2_connector *k, struct ec2_client *c, double now_
 	if (k->ready || now_s < k->next_try_s)
 		return 0;
 	k->attempts++;
-	int r = k->init(c, &k->cfg);
+	/* the client's waits (the attachment poll, backoffs) sleep on the
+	 * connector's clock: the daemon's wakes on udev events and the pool */
+	int r = k->init(c, &k->cfg, k->clock);
 	if (r < 0) {
 		k->next_try_s = k->clock->mono_s(k->clock->ud) + dms_init_backoff_s(&k->backoff_s);
 		if (!k->warned)
@@ -30,9 +32,6 @@ int ec2_connector_try(struct ec2_connector *k, struct ec2_client *c, double now_
 		k->warned = true;
 		return r;
 	}
-	/* the client's waits (the attachment poll, backoffs) sleep on the
-	 * connector's clock: the daemon's wakes on udev events and the pool */
-	c->clock = *k->clock;
 	k->ready = true;
 	k->backoff_s = 0;
 	if (k->warned)

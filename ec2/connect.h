@@ -15,12 +15,13 @@
 
 struct ec2_client;
 
-typedef int (*ec2_init_fn)(struct ec2_client *c, const struct dms_config *cfg);
+typedef int (*ec2_init_fn)(struct ec2_client *c, const struct dms_config *cfg, const struct ec2_clock *clock);
 
 struct ec2_connector {
 	struct dms_config cfg;   /* a copy, secrets included, until the first success */
 	ec2_init_fn init;        /* ec2_client_init unless a test injects one */
-	const struct ec2_clock *clock;  /* the backoff runs from the end of a failed attempt */
+	const struct ec2_clock *clock;  /* the backoff runs from the end of a failed attempt; the
+	                                   client it brings up runs on it too */
 	bool ready;
 	bool warned;             /* "not ready" logged once per outage */
 	double next_try_s;

@@ -139,7 +139,7 @@ int ec2_client_setup(struct ec2_client *c, const struct ec2_client_params *p, co
 	return 0;
 }
 
-int ec2_client_init(struct ec2_client *c, const struct dms_config *cfg)
+int ec2_client_init(struct ec2_client *c, const struct dms_config *cfg, const struct ec2_clock *clock)
 {
 	memset(c, 0, sizeof(*c));
 	struct aws_credentials sc;
@@ -174,7 +174,7 @@ int ec2_client_init(struct ec2_client *c, const struct dms_config *cfg)
 		.availability_zone = az, .static_creds = cfg->has_static_creds ? &sc : NULL,
 	};
 	struct ec2_transport t = ec2_http_transport(&c->http);
-	r = ec2_client_setup(c, &p, &t, &ec2_real_clock);
+	r = ec2_client_setup(c, &p, &t, clock ? clock : &ec2_real_clock);
 	aws_credentials_wipe(&sc);
 	if (r < 0)
 		goto fail;

@@ -58,7 +58,8 @@ struct ec2_client {
 	char instance_id[EC2_ID_MAX];
 	char availability_zone[EC2_ID_MAX];
 
-	/* the seams (clock.h): real ones from ec2_client_init, any from ec2_client_setup */
+	/* the seams (clock.h): ec2_client_init's real transport and its caller's clock, or
+	 * any from ec2_client_setup */
 	struct ec2_transport transport;
 	struct ec2_clock clock;
 
@@ -103,8 +104,10 @@ struct ec2_client_params {
 int ec2_client_setup(struct ec2_client *c, const struct ec2_client_params *p, const struct ec2_transport *t,
 		     const struct ec2_clock *k);
 /* The daemon's: libcurl + IMDS (instance, AZ, region, role credentials) +
- * config/env (already in cfg), over the real transport and clock. */
-int ec2_client_init(struct ec2_client *c, const struct dms_config *cfg);
+ * config/env (already in cfg), over the real transport. The client's waits
+ * (backoffs, the attachment poll) and SigV4 times run on *clock (the daemon's
+ * wakes on udev events and the pool; NULL: ec2_real_clock). */
+int ec2_client_init(struct ec2_client *c, const struct dms_config *cfg, const struct ec2_clock *clock);
 void ec2_client_free(struct ec2_client *c);
 
 /* One signed call with retries; on 0, *resp holds the 2xx body. */

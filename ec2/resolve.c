@@ -124,7 +124,7 @@ static int by_ec2(const char *requested, char *out, size_t outlen)
 		goto out;
 	if ((r = dms_config_load(NULL, cfg)) < 0)
 		goto out;
-	if ((r = ec2_client_init(c, cfg)) < 0)
+	if ((r = ec2_client_init(c, cfg, NULL)) < 0)
 		goto out_client;
 	if ((r = ec2_list_block_devices(c, bdm, 64, &n)) < 0)
 		goto out_client;

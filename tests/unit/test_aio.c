@@ -257,7 +257,7 @@ static void test_stuck_device_is_skipped_by_other_processes(void **state)
 	assert_int_equal(dms_aio_batch_run(bt, 20), -ETIMEDOUT);
 	dms_aio_batch_free(bt);
 	assert_int_equal(access(path, F_OK), 0);
-	assert_int_equal(dms_stuck_owner(st.st_dev, st.st_ino), 0);   /* ours: not "another" */
+	assert_int_equal(dms_stuck_owner(st.st_dev, st.st_ino, NULL), 0);   /* ours: not "another" */
 	fake_complete_all();
 	assert_int_equal(dms_aio_reap(), 0);
 	assert_int_equal(access(path, F_OK), -1);                   /* completed: gone */
@@ -275,7 +275,7 @@ static void test_stuck_device_is_skipped_by_other_processes(void **state)
 	}
 	char c;
 	assert_int_equal(read(ready[0], &c, 1), 1);
-	assert_int_equal(dms_stuck_owner(st.st_dev, st.st_ino), child);
+	assert_int_equal(dms_stuck_owner(st.st_dev, st.st_ino, NULL), child);
 	fake.answer = 1;
 	int submits = fake.submits;
 	bt = dms_aio_batch_new();

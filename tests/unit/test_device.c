@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 
 #include "dmscale/device.h"
 #include "dmscale/log.h"
@@ -148,6 +149,91 @@ static void test_stuck_read(void **state)
 	free(l);
 }
 
+/* The last error logged (the refusal under test). */
+static char last_error[2048];
+
+static void keep_errors(int level, const char *line, void *userdata)
+{
+	(void)userdata;
+	if (level == LOG_LVL_ERR)
+		snprintf(last_error, sizeof(last_error), "%s", line);
+}
+
+static void quiet(int level, const char *line, void *userdata);
+
+/* `dmscale attach DEV` (and init) on a device another dmscale process has
+ * quarantined (stuck.h: its I/O to it missed its deadline, and it is still
+ * alive): the label read is refused (-EBUSY, no I/O), and the refusal says
+ * the device's I/O is stuck, in which process, since when, and what to do;
+ * it used to say "holds a damaged dmscale label". */
+static void test_stuck_elsewhere_is_not_a_damaged_label(void **state)
+{
+	(void)state;
+	struct dms_device d;
+	struct dms_label *l = calloc(1, sizeof(*l));
+	unsigned ok;
+	struct stat st;
+	dev_t key_dev;
+	ino_t key_ino;
+	make_disk(&d, 0);
+	make_label(l, 1, 0, 1);
+	assert_int_equal(dms_device_write_label(&d, l), 0);
+	assert_int_equal(fstat(d.fd, &st), 0);
+	dms_stuck_key(&st, &key_dev, &key_ino);
+
+	/* the other process: marks the device and lives until `hold` closes
+	 * (here, or when this test process ends, whatever happens to it) */
+	int ready[2], hold[2];
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(hold), 0);
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		char x;
+		close(hold[1]);
+		dms_stuck_mark(key_dev, key_ino);
+		(void)!write(ready[1], "x", 1);
+		(void)!read(hold[0], &x, 1);
+		_exit(0);
+	}
+	close(hold[0]);
+	char c;
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	time_t since = 0;
+	assert_int_equal(dms_stuck_owner(key_dev, key_ino, &since), child);
+	assert_true(since > 0 && since <= time(NULL));
+
+	int submits = fake.submits;
+	int r = dms_device_read_label(&d, l, &ok);
+	assert_int_equal(r, -EBUSY);
+	assert_int_equal(fake.submits, submits);            /* nothing sent to it */
+	last_error[0] = '\0';
+	log_set_sink(keep_errors, NULL);
+	assert_int_equal(dms_device_label_refusal(&d, r, "repair or --force"), -EBUSY);
+	log_set_sink(quiet, NULL);
+	char pid[32], when[32];
+	struct tm tm;
+	snprintf(pid, sizeof(pid), "process %d", (int)child);
+	strftime(when, sizeof(when), "since %Y-%m-%d %H:%M", gmtime_r(&since, &tm));
+	assert_non_null(strstr(last_error, "I/O is stuck"));
+	assert_non_null(strstr(last_error, pid));
+	assert_non_null(strstr(last_error, when));
+	assert_non_null(strstr(last_error, "Wait for the device"));
+	assert_non_null(strstr(last_error, "ends when process"));
+	assert_null(strstr(last_error, "holds a damaged"));
+	/* any other read error still reads as a damaged label */
+	assert_int_equal(dms_device_label_refusal(&d, -EBADMSG, "repair or --force"), -EBADMSG);
+
+	/* the owner exits: the marker is stale (removed), the label reads again */
+	close(hold[1]);
+	assert_int_equal(waitpid(child, NULL, 0), child);
+	assert_int_equal(dms_device_read_label(&d, l, &ok), 0);
+	close(ready[0]);
+	close(ready[1]);
+	dms_device_close(&d);
+	free(l);
+}
+
 /* A small device has no label area: -ENODATA without any I/O. */
 static void test_too_small(void **state)
 {
@@ -256,6 +342,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_invalid_label_writes_nothing, fake_install, fake_remove),
 		cmocka_unit_test_setup_teardown(test_stuck_read, fake_install, fake_remove),
 		cmocka_unit_test_setup_teardown(test_too_small, fake_install, fake_remove),
+		cmocka_unit_test_setup_teardown(test_stuck_elsewhere_is_not_a_damaged_label, fake_install,
+						fake_remove),
 		cmocka_unit_test(test_open_checks_rdev),
 		cmocka_unit_test(test_real_libaio),
 	};

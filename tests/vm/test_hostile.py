@@ -296,13 +296,6 @@ def _crafted(p, kind):
     return d
 
 
-SUCCESSOR_BUG = ("a disk whose label names it the next member of the live pool, with a data area larger "
-                 "than the disk, is appended without checking the disk's size: the reload's resume fails "
-                 "(EINVAL) and dms_dm_reload (dmscale/dm.c:141-145) leaves the live pool SUSPENDED, so all "
-                 "I/O to its mount point hangs (issue 12 item 5, and a label area not checked against the "
-                 "device before use)")
-
-
 @pytest.mark.parametrize("kind", [
     "foreign-data-beyond-device",
     "live-successor-beyond-device",

@@ -31,6 +31,7 @@ ROOTFS = os.path.join(VMDIR, "rootfs")
 
 ACCEL = os.environ.get("DMSCALE_VM_ACCEL", "tcg")
 CPU = os.environ.get("DMSCALE_VM_CPU", "max")
+SMP = int(os.environ.get("DMSCALE_VM_SMP", "2"))
 ROOT_PORTS = 32            # pcie-root-ports reserved per VM (~30 hot-plugs)
 DEFAULT_TIMEOUT_S = 600    # hard limit on any VM's life
 
@@ -372,13 +373,13 @@ class Disk:
 
 
 class VM:
-    def __init__(self, workdir, base_image, mem_mib=1024, smp=2, timeout_s=DEFAULT_TIMEOUT_S,
+    def __init__(self, workdir, base_image, mem_mib=1024, smp=None, timeout_s=DEFAULT_TIMEOUT_S,
                  guestfwd=(), net=True, cmdline_extra=""):
         self.workdir = workdir
         os.makedirs(os.path.join(workdir, "disks"), exist_ok=True)
         self.base_image = base_image
         self.root = os.path.join(workdir, "root.qcow2")
-        self.mem_mib, self.smp = mem_mib, smp
+        self.mem_mib, self.smp = mem_mib, smp or SMP
         self.timeout_s = timeout_s
         self.guestfwd = list(guestfwd)
         self.net = net

@@ -880,6 +880,10 @@ class Runner:
     def make_vm(self, **kw):
         with self.lock:
             d = os.path.join(self.workdir, f"vm{len(self.vms)}")
+            # 2 vCPUs whatever the test bed's default (DMSCALE_VM_SMP): the
+            # figures are for a guest where the writer and the attach do not
+            # share one vCPU
+            kw.setdefault("smp", 2)
             v = vmlib.VM(d, self.image, mem_mib=1536, timeout_s=3600, **kw)
             self.vms.append(v)
         return v

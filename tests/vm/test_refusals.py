@@ -80,8 +80,14 @@ def test_missing_member_refused_with_volume_id(vm):
     vm.hotplug(d1)
     wait_members(vm, 2)
     write_payload(vm)
+    # This test is about the refusal, not the boot's wait for late members
+    # (test_followup_late.py): the boot gives up after 3 s instead of 60.
+    vm.sh("mkdir -p /etc/systemd/system/dmscale-assemble.service.d; printf '[Service]\\nExecStart=\\n"
+          "ExecStart=/usr/sbin/dmscale assemble --all --wait-members 3\\n' "
+          "> /etc/systemd/system/dmscale-assemble.service.d/wait.conf")
     vm.shutdown()
     vm.start(cold_disks=[d0])
+    assert "wait-members 3" in vm.sh("systemctl cat dmscale-assemble.service")
     rc, out, err = vm.run(["dmscale", "assemble"], check=False)
     assert rc != 0
     assert d1.volume_id in err and "incomplete" in err

@@ -2,6 +2,8 @@
 import json
 import time
 
+from vm import backoff
+
 GIB = 1 << 30
 MIB = 1 << 20
 
@@ -20,11 +22,12 @@ def status(vm, name="scratch"):
 
 
 def write_payload(vm, mp="/var/lib/docker", mib=32):
-    vm.sh(f"head -c {mib}M /dev/urandom > {mp}/payload; sha256sum {mp}/payload > /root/payload.sum; sync")
+    # BLAKE2b: as strong a check of the bytes as SHA-256, ~2.5x faster under TCG
+    vm.sh(f"head -c {mib}M /dev/urandom > {mp}/payload; b2sum {mp}/payload > /root/payload.sum; sync")
 
 
 def check_payload(vm):
-    return "OK" in vm.sh("sha256sum -c /root/payload.sum")
+    return "OK" in vm.sh("b2sum -c /root/payload.sum")
 
 
 def mount_id(vm, mp="/var/lib/docker"):
@@ -36,8 +39,25 @@ def expect_pending(vm, volume_id, name="scratch"):
     vm.sh(f"mkdir -p /var/lib/dmscale/{name}; echo {volume_id} >> /var/lib/dmscale/{name}/pending")
 
 
+def wait_settled(vm, n_min=0, timeout=90):
+    """The pool with at least n_min members, none pending, and no attach unit
+    running (the daemon's appends and udev's have all landed)."""
+    end = time.monotonic() + timeout
+    pause = backoff(0.5)
+    while True:
+        st = status(vm)
+        busy = vm.sh("systemctl list-units 'dmscale-attach@*' --all --state=activating --no-legend --plain")
+        if len(st["members"]) >= n_min and not st["pending"] and not busy.strip():
+            return st
+        if time.monotonic() > end:
+            raise AssertionError(f"pool did not reach {n_min} members: {st}\n" +
+                                 vm.sh("journalctl -b -u 'dmscale*' --no-pager -o cat | tail -40"))
+        time.sleep(next(pause))
+
+
 def wait_members(vm, n, name="scratch", timeout=60):
     end = time.monotonic() + timeout
+    pause = backoff(0.3)
     while True:
         busy = vm.sh("systemctl list-units 'dmscale-attach@*' --all --state=activating,deactivating "
                      "--no-legend --plain")
@@ -48,7 +68,7 @@ def wait_members(vm, n, name="scratch", timeout=60):
         if time.monotonic() > end:
             raise AssertionError(f"pool did not reach {n} members: {st}\n" +
                                  vm.sh("journalctl -b -u 'dmscale*' --no-pager | tail -50"))
-        time.sleep(0.3)
+        time.sleep(next(pause))
 
 
 def attach_latencies(vm):

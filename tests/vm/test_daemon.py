@@ -5,7 +5,7 @@ import re
 import time
 
 from ec2bed import EC2_URL, IMDS_IP, daemon_config
-from helpers import GIB, MIB, nvme_by_serial, status
+from helpers import GIB, MIB, nvme_by_serial, status, wait_settled
 
 def init_pool(vm, size=2 * GIB):
     d = vm.new_disk(size)
@@ -60,20 +60,6 @@ def sim_volume_ids(sim):
         return set(sim.volumes), set(sim.deleted)
 
 
-def wait_pool(vm, n_min, timeout):
-    """At least n_min members, none pending, no attach unit running."""
-    end = time.monotonic() + timeout
-    while True:
-        st = status(vm)
-        busy = vm.sh("systemctl list-units 'dmscale-attach@*' --all --state=activating --no-legend --plain")
-        if len(st["members"]) >= n_min and not st["pending"] and not busy.strip():
-            return st
-        if time.monotonic() > end:
-            raise AssertionError(f"pool did not reach {n_min} members: {st}\n" +
-                                 vm.sh("journalctl -b -u 'dmscale*' --no-pager -o cat | tail -40"))
-        time.sleep(0.5)
-
-
 # steady writer: 16 MiB chunks of real writes (ext4 reserves blocks at write(),
 # so ENOSPC shows here); any failure is the exit status
 WRITER = """
@@ -115,7 +101,7 @@ def test_daemon_grows_pool_end_to_end(bed):
     vm.wait_for("test -e /root/fill.rc", timeout=90, interval=1)
     assert vm.sh("cat /root/fill.rc").strip() == "0", "the writer failed (ENOSPC?)\n" + \
         vm.sh("journalctl -b -u 'dmscale*' --no-pager -o cat | tail -40")
-    st = wait_pool(vm, 2, timeout=30)
+    st = wait_settled(vm, 2, timeout=30)
     assert st["filesystem"]["size_bytes"] > size0 + 900 * MIB
     assert int(vm.sh("stat -c %s /var/lib/docker/fill")) == chunks * 16 * MIB
 
@@ -203,7 +189,7 @@ def test_daemon_faults_retry_and_cleanup(bed):
     # no fault: the next run provisions, waits for the append and exits 0
     rc, out, err = vm.run(["dmscale", "daemon", "--once"], check=False, timeout=90)
     assert rc == 0, err
-    st = wait_pool(vm, 2, timeout=30)
+    st = wait_settled(vm, 2, timeout=30)
     assert len(st["members"]) == 2
     assert re.search(r"appended, .*latency", err), err
     assert sim.violations == []
@@ -229,7 +215,7 @@ def test_daemon_killed_mid_provisioning_leaves_no_orphan(bed):
     first = next(iter(sim_volume_ids(sim)[0]))
     assert vm.sh("cat /var/lib/dmscale/scratch/pending 2>/dev/null || true").strip() == ""
 
-    st = wait_pool(vm, 2, timeout=60)
+    st = wait_settled(vm, 2, timeout=60)
     live, deleted = sim_volume_ids(sim)
     assert first in deleted, (first, live, deleted)
     members = {m["volume_id"] for m in st["members"]} - {d0.volume_id}

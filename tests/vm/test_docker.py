@@ -15,7 +15,8 @@ import time
 from ec2bed import Bed, daemon_config
 from helpers import (GIB, MIB, dmscale_journal, docker_run_fillers, docker_start, docker_states,
                      docker_step_times, docker_tiny_image, docker_verify_results, host_allocated_bytes,
-                     journal_enospc, journal_times, mount_id, nvme_by_serial, record_result, status)
+                     journal_enospc, journal_times, mount_id, nvme_by_serial, record_result, status,
+                     wait_settled)
 
 # The scenario. First volume 16 GiB; the daemon keeps >= 12 GiB free by adding
 # 16 GiB volumes. 4 containers x 20 steps x 512 MiB = 40 GiB allocated, one step
@@ -39,18 +40,6 @@ def story_config():
                          min_volume_gib=VOLUME_GIB, max_volume_gib=VOLUME_GIB, max_volumes=8,
                          max_total_gib=256, safety_factor=1, fill_horizon_s=60, poll_interval_ms=500,
                          attach_timeout_s=180)
-
-
-def settle(vm, timeout=120):
-    """Pool with nothing pending and no attach unit running."""
-    end = time.monotonic() + timeout
-    while True:
-        st = status(vm)
-        busy = vm.sh("systemctl list-units 'dmscale-attach@*' --all --state=activating --no-legend --plain")
-        if not st["pending"] and not busy.strip():
-            return st
-        assert time.monotonic() < end, f"pool did not settle: {st}"
-        time.sleep(1)
 
 
 def test_docker_fills_pool_without_enospc(make_vm):
@@ -130,7 +119,7 @@ def run_story(b):
     res["timeline"] = timeline
     res["status_during"] = during
 
-    st = settle(vm)
+    st = wait_settled(vm, timeout=120)
     res["status_after"] = vm.sh("dmscale status")
     res["status_after_json"] = st
     res["journal_dmscale"] = dmscale_journal(vm).splitlines()

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from vm import backoff
 from helpers import GIB, MIB, check_payload, expect_pending, mount_id, nvme_by_serial, status, \
     wait_members, write_payload
 
@@ -24,6 +25,7 @@ def init_thin(vm, fs="ext4", size=2 * GIB, extra=()):
 
 def wait_thin_members(vm, n, timeout=90):
     end = time.monotonic() + timeout
+    pause = backoff(0.3)
     while True:
         st = status(vm)
         busy = vm.sh("systemctl list-units 'dmscale-attach@*' --all --state=activating,deactivating "
@@ -35,7 +37,7 @@ def wait_thin_members(vm, n, timeout=90):
         if time.monotonic() > end:
             raise AssertionError(f"thin pool did not reach {n} members: {st}\n" +
                                  vm.sh("journalctl -b -u 'dmscale*' --no-pager | tail -50"))
-        time.sleep(0.3)
+        time.sleep(next(pause))
 
 
 @pytest.mark.parametrize("fs", ["ext4", "xfs"])

@@ -6,7 +6,7 @@ import threading
 import time
 
 from ec2bed import daemon_config
-from helpers import GIB, MIB, check_payload, nvme_by_serial, record_result, status, write_payload
+from helpers import GIB, MIB, check_payload, nvme_by_serial, record_result, status, wait_settled, write_payload
 
 # 16 MiB chunks of real writes, each timed (guest clock); any failure is the exit status
 TIMED_WRITER = """
@@ -32,19 +32,6 @@ def run_writer(vm, name, chunks, pause, timeout):
 
 def pool(vm):
     return status(vm)["pool"]
-
-
-def wait_settled(vm, n_min, timeout=90):
-    end = time.monotonic() + timeout
-    while True:
-        st = status(vm)
-        busy = vm.sh("systemctl list-units 'dmscale-attach@*' --all --state=activating --no-legend --plain")
-        if len(st["members"]) >= n_min and not st["pending"] and not busy.strip():
-            return st
-        if time.monotonic() > end:
-            raise AssertionError(f"pool did not reach {n_min} members: {st}\n" +
-                                 vm.sh("journalctl -b -u 'dmscale*' --no-pager -o cat | tail -40"))
-        time.sleep(0.5)
 
 
 def test_thin_daemon_fill_stall_reclaim(bed):

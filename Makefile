@@ -111,7 +111,8 @@ check-no-failpoints: $(B)/dmscale $(B)/dmscale-attach
 check-unit-san:
 	$(MAKE) B=build-san OPTFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 		LDFLAGS="-fsanitize=address,undefined" $(patsubst build/%,build-san/%,$(TESTS))
-	@fail=0; for t in $(patsubst build/%,build-san/%,$(TESTS)); do echo "== $$t (asan+ubsan)"; $$t || fail=1; done; exit $$fail
+	@printf '%s\n' $(patsubst build/%,build-san/%,$(TESTS)) | xargs -P$(UNIT_JOBS) -n1 sh -c \
+		'out=$$("$$1" 2>&1); rc=$$?; printf "== %s (asan+ubsan)\n%s\n" "$$1" "$$out"; exit $$rc' sh
 
 # VM tests: boot the Debian guest under QEMU with the project installed.
 # VM tests run VM_JOBS at a time (pytest-xdist), each guest with one vCPU
@@ -125,10 +126,13 @@ check-vm: all
 	cd tests/vm && $(PY) -m pytest -v -rfE --durations=15 -p no:cacheprovider -n $(VM_JOBS) --dist loadgroup $(PYTEST_ARGS) .
 
 # Unit tests under valgrind (leaks and invalid accesses fail the run).
+# The sanitised and valgrind runs: UNIT_JOBS test programs at once (one per
+# core), each printing its own block when it is done.
+UNIT_JOBS ?= $(shell nproc)
 check-valgrind: $(TESTS)
-	@fail=0; for t in $(TESTS); do echo "== $$t (valgrind)"; \
-		valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite $$t >/dev/null || fail=1; \
-	done; exit $$fail
+	@printf '%s\n' $(TESTS) | xargs -P$(UNIT_JOBS) -n1 sh -c \
+		'out=$$(valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite "$$1" 2>&1 >/dev/null); \
+		rc=$$?; printf "== %s (valgrind)\n" "$$1"; [ -z "$$out" ] || printf "%s\n" "$$out"; exit $$rc' sh
 
 # Every stage, in order, each timed (the times also go to $(B)/check-times.txt).
 # check-fresh comes first: a missing `make deps` entry fails in minutes, named.
@@ -158,7 +162,7 @@ check:
 FUZZ_CC      ?= clang
 FB           := build-fuzz
 FUZZ_SECONDS ?= 300
-FUZZ_CHECK_SECONDS ?= 20
+FUZZ_CHECK_SECONDS ?= 10
 FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
 		-std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla -Wno-unused-parameter \
 		-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DDMSCALE_VERSION='"$(VERSION)"' -I. $(PKG_CFLAGS)

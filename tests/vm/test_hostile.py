@@ -34,7 +34,7 @@ pytestmark = pytest.mark.xdist_group("hostile")
 @pytest.fixture(scope="module")
 def live(base_image, tmp_path_factory):
     work = str(tmp_path_factory.mktemp("hostile"))
-    v = vmlib.VM(os.path.join(work, "vm"), base_image, timeout_s=1800)
+    v = vmlib.VM(os.path.join(work, "vm"), base_image, timeout_s=1800, root_ports=32)
     srv = crashdisk.Server(os.path.join(work, "nbd.sock"), os.path.join(work, "log"))
     srv.recording = False
     try:

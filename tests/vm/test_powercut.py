@@ -84,7 +84,7 @@ def bed(base_image, tmp_path_factory):
     b.t0 = time.monotonic()
     b.srv = crashdisk.Server(os.path.join(work, "nbd.sock"), os.path.join(work, "log"))
     # one guest for every cut of every scenario: longer than the bed's default life
-    b.vm = vmlib.VM(os.path.join(work, "vm"), base_image, timeout_s=3600)
+    b.vm = vmlib.VM(os.path.join(work, "vm"), base_image, timeout_s=3600, root_ports=32)
     b.work = work
     v = b.vm
     try:

@@ -213,10 +213,32 @@ def _run(B, make_vm, res, binary, work, t_all):
     finally:
         b.vm.kill()
         b.stop()
+    raw = {"writer": w, "off": [off0, off1], "rtt": [rtt0, rtt1],
+           "creates_host": [t for t, a in times[k0:] if a == "CreateVolume"],
+           "vol_gib": [int(p.get("Size", 0)) for a, p in sim.calls[n0:] if a == "CreateVolume"],
+           "api_calls": len(sim.calls) - n0, "journal": journal, "status": st}
+    # kept for a re-analysis by hand (analyze(B, raw, sec, ...)) if what follows fails
+    with open(os.path.join(B.vmlib.BUILD, "replay-check-raw.json"), "w") as fh:
+        json.dump(raw, fh)
+    analyze(B, raw, sec, binary, trace, cfg, work, start_gib)
+    sec["wall_s"] = time.monotonic() - t_all
+    res["replay_check"] = sec
+    vmf, r = sec["vm"], sec["replay_measured"] or {}
+    B.log(f"  VM: provisioned/used {vmf['provisioned_over_used_end']:.3f} at the end, "
+          f"{vmf['provisioned_over_used_at_peak']:.3f} at the peak, min free {vmf['min_free_gib']:.2f} GiB, "
+          f"ENOSPC {vmf['enospc_events']}, {vmf['volumes_created']} volumes; replay (VM latencies) "
+          f"{r.get('provisioned_over_used_end')}, {r.get('provisioned_over_used_at_peak')}, "
+          f"{r.get('min_free_gib')} GiB, {r.get('enospc_events')}, {r.get('volumes_created')}; "
+          f"{sec['wall_s']:.0f} s")
+
+
+def analyze(B, raw, sec, binary, trace, cfg, work, start_gib):
+    """The VM's figures from what run() collected, then the two replays."""
+    w, st, journal = raw["writer"], raw["status"], raw["journal"]
+    off0, off1 = raw["off"]
     off = (off0 + off1) / 2
-    sec["clock"] = {"offset_drift_s": off1 - off0, "rtt_s": max(rtt0, rtt1)}
-    creates_host = [t for t, a in times[k0:] if a == "CreateVolume"]
-    vol_gib = [int(p.get("Size", 0)) for a, p in sim.calls[n0:] if a == "CreateVolume"]
+    sec["clock"] = {"offset_drift_s": off1 - off0, "rtt_s": max(raw["rtt"])}
+    creates_host, vol_gib = raw["creates_host"], raw["vol_gib"]
     creates_rel = [t + off - w["t0_rt"] for t in creates_host]
     grown_rel = grown_times(w["sizes"], creates_rel, vol_gib)
     attached = [float(x) for x in re.findall(r"attached as \S+ ([\d.]+) s after CreateVolume", journal)]
@@ -232,7 +254,7 @@ def _run(B, make_vm, res, binary, work, t_all):
     vmf["members_after_idle"] = len(st.get("members", []))
     vmf["provisioned_after_idle_gib"] = sum(m["size_bytes"] for m in st.get("members", [])) / GIB
     vmf["volumes_created_in_all"] = len(vol_gib)
-    vmf["api_calls"] = len(sim.calls) - n0
+    vmf["api_calls"] = raw["api_calls"]
     vmf["writer"] = {"worst_late_s": w["worst_late_s"], "errors": w["errors"], "ticks": len(w["rows"]),
                      "tick_s": w["tick_s"]}
     sec["vm"] = vmf
@@ -249,12 +271,3 @@ def _run(B, make_vm, res, binary, work, t_all):
     if sec["replay_measured"]:
         sec["vm_minus_replay"] = compare(vmf, sec["replay_measured"])
     sec["vm_minus_model"] = compare(vmf, sec["replay_model"])
-    sec["wall_s"] = time.monotonic() - t_all
-    r = sec["replay_measured"] or {}
-    B.log(f"  VM: provisioned/used {vmf['provisioned_over_used_end']:.3f} at the end, "
-          f"{vmf['provisioned_over_used_at_peak']:.3f} at the peak, min free {vmf['min_free_gib']:.2f} GiB, "
-          f"ENOSPC {vmf['enospc_events']}, {vmf['volumes_created']} volumes; replay (VM latencies) "
-          f"{r.get('provisioned_over_used_end')}, {r.get('provisioned_over_used_at_peak')}, "
-          f"{r.get('min_free_gib')} GiB, {r.get('enospc_events')}, {r.get('volumes_created')}; "
-          f"{sec['wall_s']:.0f} s")
-    res["replay_check"] = sec

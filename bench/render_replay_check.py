@@ -11,6 +11,13 @@ def _d(x, nd=2):
     return "–" if x is None else f"{x:+.{nd}f}"
 
 
+def _v(key, v):
+    """A config value as the docs write it (bytes in GiB or MiB)."""
+    if not key.endswith("_bytes"):
+        return str(v)
+    return f"{v / (1 << 30):g} GiB" if v % (1 << 30) == 0 else f"{v / (1 << 20):.1f} MiB"
+
+
 def _row(name, r, fmt=_f):
     return (f"| {name} | {fmt(r.get('provisioned_over_used_end'), 3)} | {fmt(r.get('provisioned_over_used_at_peak'), 3)} "
             f"| {fmt(r.get('min_free_gib'), 2)} | {fmt(r.get('enospc_events'), 0)} | {fmt(r.get('volumes_created'), 0)} |")
@@ -25,13 +32,13 @@ def section(res):
             return ""       # not part of the BENCH_SMOKE run
         w("(section did not run)\n")
         return "\n".join(out) + "\n"
-    cfg = ", ".join(f"`{k}` {v['shipped']} → {v['scaled']}" for k, v in c["config_scaled"].items())
+    cfg = ", ".join(f"`{k}` {_v(k, v['shipped'])} → {_v(k, v['scaled'])}" for k, v in c["config_scaled"].items())
     st = c["scaled_trace"]
     vm, rm, mo = c["vm"], c.get("replay_measured") or {}, c.get("replay_model") or {}
     ls = c.get("latency_summary", {})
     m = (res.get("meta") or {})
-    how = (f"`bench/bench.py --only replay_check`, commit {m['replay_check_commit']}"
-           if m.get("replay_check_commit") else "this run")
+    how = (f"Run on its own (`bench/bench.py --only replay_check`, commit {m['replay_check_commit']})"
+           if m.get("replay_check_commit") else "Part of this run")
     w(f"`{c['trace']}` scaled down (sizes ÷ {c['size_divisor']}, times ÷ {c['time_divisor']}: the same shape, "
       f"{st['end_gib']:.2f} GiB in {st['end_s']:.0f} s, rates × {c['rate_factor']:.2f}) from a "
       f"{c['start_gib']} GiB pool, written in the VM with posix_fallocate while `dmscale daemon` ran with the "

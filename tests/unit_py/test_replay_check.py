@@ -77,7 +77,8 @@ def section():
            "enospc_events": 0, "volumes_created": 12, "volume_sizes_gib": [1, 2]}
     return {"trace": "steady-400g", "size_divisor": 25, "time_divisor": 8, "rate_factor": 0.32,
             "scaled_trace": {"end_s": 264.75, "peak_gib": 16.04, "end_gib": 16.04}, "start_gib": 4,
-            "model_seed": 15, "config_scaled": {"min_volume_gib": {"shipped": 25, "scaled": 1}},
+            "model_seed": 15, "config_scaled": {"min_volume_gib": {"shipped": 25, "scaled": 1},
+                              "min_free_bytes": {"shipped": 10 * GIB, "scaled": 10 * GIB // 25}},
             "vm": dict(fig, min_free_fs_gib=0.3), "replay_measured": dict(fig, provisioned_over_used_end=1.1),
             "replay_model": fig, "vm_minus_replay": rc.compare(fig, dict(fig, provisioned_over_used_end=1.1)),
             "latency_summary": {"attached_s": {"median": 2.0, "max": 3.0}, "grown_s": {"median": 4.0, "max": 6.0}},
@@ -90,6 +91,7 @@ def test_render():
     assert "| VM: the daemon, measured | 1.200 | 1.200 | 0.50 | 0 | 12 |" in md
     assert "| difference VM − replay | +0.100 |" in md
     assert "`min_volume_gib` 25 → 1" in md and "commit abc1234" in md
+    assert "`min_free_bytes` 10 GiB → 409.6 MiB" in md
     assert "6 % of the end used" in md
     assert "did not run" in render_replay_check.section({"meta": {}})
     assert render_replay_check.section({"meta": {"smoke": True}}) == ""

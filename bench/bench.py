@@ -1046,7 +1046,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(HERE, "results.json"))
     ap.add_argument("--doc", default=os.path.join(PROJECT, "docs", "BENCHMARKS.md"))
     ap.add_argument("--keep", action="store_true", help="keep the VM work directory")
-    ap.add_argument("--only", choices=["thin_vs_linear", "flat", "seed", "istore"],
+    ap.add_argument("--only", choices=["thin_vs_linear", "flat", "seed", "istore", "replay_check"],
                     help="run one section and merge it into the existing --out, then re-render")
     ap.add_argument("--targets", action="store_true",
                     help="only what issue 14's targets need (sections 1 and 2 on ext4 and xfs, 3b), merged into "
@@ -1107,6 +1107,9 @@ def main():
             guarded("seed", res, seed.run, sys.modules[__name__], res)
         elif args.only == "istore":
             guarded("istore", res, section_istore, run.make_vm, res)
+        elif args.only == "replay_check":
+            import replay_check     # 7b: the cost replay checked against the VM (bench/replay_check.py)
+            guarded("replay_check", res, replay_check.run, sys.modules[__name__], run.make_vm, res)
         elif args.targets:
             v = run.make_vm()
             v.start(boot_timeout=600)
@@ -1186,6 +1189,9 @@ def main():
             guarded("fill_race", res, section_race, b, res)
             b.vm.kill()
             b.stop()
+            # 7b: the cost replay checked against the VM (a bed of its own; bench/replay_check.py)
+            import replay_check
+            guarded("replay_check", res, replay_check.run, sys.modules[__name__], run.make_vm, res)
             # 11: the instance-store tier (a VM of its own, booted with its disks)
             guarded("istore", res, section_istore, run.make_vm, res)
             import seed         # amazon-ebs-autoscale itself, beside dmscale (bench/seed.py)

@@ -3,6 +3,7 @@
 import json
 import sys
 
+import render_replay_check
 import render_seed
 
 MIB = 1 << 20
@@ -379,6 +380,8 @@ def render(res):
           ("." if render_seed.measured(res) else f". Seed model: {sm['note']}.") + "\n")
     else:
         w("(section did not run)\n")
+
+    w(render_replay_check.section(res))   # 7b: the cost replay checked against the VM
 
     # 8
     tv = res.get("thin_vs_linear")

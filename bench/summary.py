@@ -88,6 +88,12 @@ def cost_fields(res):
     return summary_cost.cost_summary(rc)
 
 
+def replay_check_fields(res):
+    """Issue 15: section 7b, the replay checked against the VM on one scaled trace (bench/summary_cost.py)."""
+    import summary_cost
+    return summary_cost.replay_check_summary(res)
+
+
 def seed_fields(res):
     """Issue 15's side-by-side run of amazon-ebs-autoscale itself (bench/summary_seed.py)."""
     import summary_seed
@@ -100,7 +106,7 @@ def istore_fields(res):
 
 
 # Hook for other sections' fields: append functions here (order = key order).
-FIELDS = [attach_fields, trials_field, cost_fields, seed_fields, istore_fields]
+FIELDS = [attach_fields, trials_field, cost_fields, replay_check_fields, seed_fields, istore_fields]
 
 
 def summary(res):

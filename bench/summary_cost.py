@@ -12,7 +12,13 @@ bench/results-cost.json (written by bench/cost.py, `make bench-cost`).
                                     p99_time_to_space_s}: the simulated fleet with the shipped
                                    client (full-jitter backoff)
 
-Missing inputs give None values, never an exception."""
+Missing inputs give None values, never an exception.
+
+    replay_check_summary(res) -> {"replay_check": {trace, scale, vm, replay}} from
+    bench/results.json's section 7b (bench/replay_check.py): the scaled trace's
+    name, its scale ({"sizes": divisor, "times": divisor}), and provisioned/used
+    at the end and at the peak in the VM ({"end", "peak"}) and in the replay fed
+    the VM's latencies; {"replay_check": None} when the section did not run."""
 
 
 def _by_trace(results, policy, key):
@@ -38,3 +44,19 @@ def cost_summary(results_cost):
             "p99_time_to_space_s": jit.get("p99_time_to_space_s"),
         },
     }
+
+
+def replay_check_summary(res):
+    c = (res or {}).get("replay_check")
+    if not c or not c.get("vm"):
+        return {"replay_check": None}
+
+    def ratios(r):
+        r = r or {}
+        return {"end": r.get("provisioned_over_used_end"), "peak": r.get("provisioned_over_used_at_peak")}
+    return {"replay_check": {
+        "trace": c.get("trace"),
+        "scale": {"sizes": c.get("size_divisor"), "times": c.get("time_divisor")},
+        "vm": ratios(c.get("vm")),
+        "replay": ratios(c.get("replay_measured")),
+    }}

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bench/sim/latency.h"
+#include "bench/sim/latency_samples.h"
 #include "bench/sim/seed_policy.h"
 #include "dmscale/units.h"
 #include "ec2/config.h"
@@ -41,6 +42,7 @@ static void world_init(struct world *w, const struct trace *tr, struct replay_re
 	res->policy = policy;
 	res->start_gib = start_gib;
 	res->min_free_gib = 1e18;
+	res->latency = "model";
 }
 
 /* Advance the accounting to time t (capacity arrivals, ENOSPC, peaks). */
@@ -158,11 +160,22 @@ int replay_dmscale(const struct trace *tr, const struct replay_opts *o, struct r
 			res->refused++;
 		if (!d.provision)
 			continue;
+		t0 = t;
+		if (o->measured && o->measured->n) {
+			/* measured: CreateVolume sent at the decision; the daemon is back
+			 * after the attachment it saw + ModifyInstanceAttribute and its verify */
+			size_t k = res->volumes_created % o->measured->n;
+			blocked_until = t + o->measured->attached_s[k] + 2 * rtt;
+			in_flight = true;
+			world_start(&w, t_needed >= 0 ? t_needed : t, t + o->measured->grown_s[k], d.size_gib);
+			t_needed = -1;
+			needed = false;
+			continue;
+		}
 		/* ec2_provision_volume, step by step (ec2/ec2_ops.c) */
 		struct attach_latency l;
 		latency_draw(&rng, &l);
 		unsigned calls = 1;
-		t0 = t;
 		double s = t + rtt;                                   /* CreateVolume */
 		s = poll_until(s, s + l.create_s, rtt, &calls);       /* wait available */
 		s += 2 * rtt;                                         /* DescribeInstances, AttachVolume */
@@ -179,6 +192,8 @@ int replay_dmscale(const struct trace *tr, const struct replay_opts *o, struct r
 		needed = false;
 	}
 	world_finish(&w);
+	if (o->measured && o->measured->n)
+		res->latency = "measured";
 	return 0;
 }
 
@@ -258,10 +273,10 @@ int replay_result_json(const struct replay_result *r, char *buf, size_t len)
 			 "\"provisioned_at_peak_gib\":%.1f,\"provisioned_over_used_at_peak\":%.3f,"
 			 "\"provisioned_end_over_peak_used\":%.3f,\"min_free_gib\":%.2f,\"enospc_events\":%u,"
 			 "\"enospc_s\":%.1f,\"volumes_created\":%u,\"volume_sizes_gib\":[%s],\"api_calls\":%u,"
-			 "\"max_time_to_space_s\":%.1f,\"mean_time_to_space_s\":%.1f,\"refused\":%u}",
+			 "\"max_time_to_space_s\":%.1f,\"mean_time_to_space_s\":%.1f,\"refused\":%u,\"latency\":\"%s\"}",
 			 r->trace, r->policy, r->start_gib, r->prov_end_gib, r->used_end_gib, r->ratio_end,
 			 r->used_peak_gib, r->prov_at_peak_gib, r->ratio_at_peak, r->ratio_end_over_peak,
 			 r->min_free_gib, r->enospc_events, r->enospc_s, r->volumes_created, sizes, r->api_calls,
-			 r->max_time_to_space_s, r->mean_time_to_space_s, r->refused);
+			 r->max_time_to_space_s, r->mean_time_to_space_s, r->refused, r->latency ? r->latency : "model");
 	return k < 0 || (size_t)k >= len ? -ENOSPC : 0;
 }

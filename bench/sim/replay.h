@@ -13,6 +13,7 @@
 #include "bench/sim/trace.h"
 
 struct dms_config;
+struct latency_samples;
 
 #define REPLAY_MAX_VOLUMES 64
 
@@ -24,6 +25,9 @@ struct replay_opts {
 	uint64_t seed;                 /* latency draws */
 	double rtt_s;                  /* one EC2 API round trip (0 = 0.1 s) */
 	double cli_s;                  /* seed: one aws CLI invocation (0 = 0.7 s) */
+	const struct latency_samples *measured; /* dmscale: non-NULL = these latencies (k-th volume:
+	                                  sample k mod n) instead of the model; the EC2 calls are then
+	                                  not counted (api_calls 0) */
 };
 
 struct replay_result {
@@ -42,6 +46,7 @@ struct replay_result {
 	double max_time_to_space_s;    /* the policy first wanted space -> that space usable */
 	double mean_time_to_space_s;
 	unsigned refused;              /* decisions "needed but a limit refused it" */
+	const char *latency;           /* "model" | "measured" (replay_opts.measured) */
 };
 
 int replay_dmscale(const struct trace *tr, const struct replay_opts *o, struct replay_result *res);

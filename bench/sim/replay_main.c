@@ -1,12 +1,16 @@
 /* dmscale-replay: replay reference traces against dmscale's shipped policy
  * and the seed's; JSON on stdout (bench/results-cost.json's "replay").
- *   dmscale-replay [--seed N] [--start-gib N] TRACE...   */
+ *   dmscale-replay [--seed N] [--start-gib N] [--config-json JSON]
+ *                  [--latency-samples FILE] TRACE...
+ * --latency-samples: dmscale's attach latencies from FILE (latency_samples.h:
+ * what the VM measured, bench/replay_check.py) instead of the model. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "bench/sim/latency_samples.h"
 #include "bench/sim/replay.h"
 #include "ec2/config.h"
 
@@ -51,6 +55,7 @@ int main(int argc, char **argv)
 	dms_config_defaults(&cfg);
 	o.cfg = &cfg;
 	unsigned sweep = 0;
+	struct latency_samples samples = {0};
 	int i = 1;
 	for (; i < argc && !strncmp(argv[i], "--", 2); i += 2) {
 		if (i + 1 >= argc)
@@ -64,6 +69,14 @@ int main(int argc, char **argv)
 				fprintf(stderr, "dmscale-replay: --config-json: %s\n", err);
 				return 2;
 			}
+		} else if (!strcmp(argv[i], "--latency-samples")) {
+			char err[300];
+			latency_samples_free(&samples);
+			if (latency_samples_load(argv[i + 1], &samples, err, sizeof(err)) < 0) {
+				fprintf(stderr, "dmscale-replay: --latency-samples %s\n", err);
+				return 2;
+			}
+			o.measured = &samples;
 		} else if (!strcmp(argv[i], "--sweep"))
 			sweep = (unsigned)strtoul(argv[i + 1], NULL, 0);
 		else if (!strcmp(argv[i], "--start-gib"))
@@ -74,11 +87,16 @@ int main(int argc, char **argv)
 		}
 	}
 	if (i >= argc) {
-		fprintf(stderr, "usage: dmscale-replay [--seed N] [--start-gib N] TRACE...\n");
+		fprintf(stderr, "usage: dmscale-replay [--seed N] [--start-gib N] [--config-json JSON] "
+			"[--latency-samples FILE] [--sweep N] TRACE...\n");
+		latency_samples_free(&samples);
 		return 2;
 	}
-	if (sweep)
-		return run_sweep(&o, sweep, argc - i, argv + i);
+	if (sweep) {
+		int sr = run_sweep(&o, sweep, argc - i, argv + i);
+		latency_samples_free(&samples);
+		return sr;
+	}
 	struct timespec a, b;
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	printf("{\"seed\":%llu,\"results\":[", (unsigned long long)o.seed);
@@ -104,5 +122,6 @@ int main(int argc, char **argv)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	printf("],\"wall_s\":%.3f}\n", (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9);
+	latency_samples_free(&samples);
 	return rc;
 }

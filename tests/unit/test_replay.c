@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench/sim/latency_samples.h"
 #include "bench/sim/replay.h"
 #include "bench/sim/seed_policy.h"
 #include "bench/sim/trace.h"
@@ -145,6 +146,99 @@ static void test_trace_format(void **state)
 	unlink(p2);
 }
 
+/* The measured latencies the VM check feeds the replay (latency_samples.h). */
+static void test_latency_samples_parse(void **state)
+{
+	(void)state;
+	char err[200];
+	struct latency_samples s;
+	assert_int_equal(latency_samples_parse("# attached_s grown_s\n1.5 4.25\n\n  2 3 \n0 0", &s, err, sizeof(err)), 0);
+	assert_int_equal(s.n, 3);
+	assert_true(s.attached_s[0] == 1.5 && s.grown_s[0] == 4.25);
+	assert_true(s.attached_s[1] == 2 && s.grown_s[1] == 3);   /* grown before attached: the daemon polls */
+	assert_true(s.attached_s[2] == 0 && s.grown_s[2] == 0);
+	latency_samples_free(&s);
+	const char *bad[] = {"", "# only a comment\n", "1\n", "1 2 3\n", "-1 2\n", "1 -2\n", "x 1\n", "1 nan\n",
+			     "1 2\n3 y\n"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(latency_samples_parse(bad[i], &s, err, sizeof(err)), -EINVAL);
+		assert_int_equal(s.n, 0);
+		assert_null(s.attached_s);
+	}
+	assert_non_null(strstr(err, "line 2"));
+	char path[] = "/tmp/dmscale-test-latency-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	write_file(path, "3 5\n");
+	assert_int_equal(latency_samples_load(path, &s, err, sizeof(err)), 0);
+	assert_true(s.n == 1 && s.grown_s[0] == 5);
+	latency_samples_free(&s);
+	unlink(path);
+	assert_true(latency_samples_load(path, &s, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, path));
+}
+
+/* With measured latencies, each volume's space arrives grown_s after the
+ * decision (the samples in order, cycling), not per the model. */
+static void test_replay_measured_latency(void **state)
+{
+	(void)state;
+	char p[] = "/tmp/dmscale-test-measured-XXXXXX";
+	int fd = mkstemp(p);
+	assert_true(fd >= 0);
+	close(fd);
+	char text[128];   /* 4 GiB pool, 16 GiB at 64 MiB/s: several 1 GiB volumes */
+	snprintf(text, sizeof(text), "0 0\n10 0\n266 %llu\n300 %llu\n", 16ULL * GIB, 16ULL * GIB);
+	write_file(p, text);
+	struct trace tr;
+	assert_int_equal(trace_load(p, &tr), 0);
+	struct dms_config cfg;
+	dms_config_defaults(&cfg);
+	cfg.min_free_bytes = 400 * MIB;
+	cfg.min_volume_gib = 1;
+	cfg.initial_volume_gib = 6;
+	cfg.max_volume_gib = 60;
+	cfg.max_total_gib = 655;
+	cfg.fill_horizon_s = 8;
+	cfg.min_lead_s = 19;
+	double a1[] = {1.0}, g1[] = {7.0};
+	struct latency_samples one = {.n = 1, .attached_s = a1, .grown_s = g1};
+	struct replay_opts o = {.cfg = &cfg, .seed = BENCH_SEED, .start_gib = 4, .measured = &one};
+	struct replay_result r, m;
+	assert_int_equal(replay_dmscale(&tr, &o, &r), 0);
+	assert_string_equal(r.latency, "measured");
+	assert_true(r.volumes_created >= 3);
+	assert_int_equal(r.enospc_events, 0);
+	/* a volume is asked for at the tick the need arose (none is in flight
+	 * then with a 7 s latency and 1 s ticks) */
+	assert_true(fabs(r.max_time_to_space_s - 7.0) < 0.15);
+	assert_true(fabs(r.mean_time_to_space_s - 7.0) < 0.15);
+	assert_int_equal(r.api_calls, 0);
+
+	/* two samples, used in turn: the 12 s one shows (a need that arises
+	 * while it is in flight waits for it), and the pool runs closer to full */
+	double a2[] = {1.0, 2.0}, g2[] = {5.0, 12.0};
+	struct latency_samples two = {.n = 2, .attached_s = a2, .grown_s = g2};
+	o.measured = &two;
+	assert_int_equal(replay_dmscale(&tr, &o, &m), 0);
+	assert_true(m.max_time_to_space_s > 11.95);
+	assert_true(m.mean_time_to_space_s > 7.5);
+	assert_true(m.min_free_gib < r.min_free_gib);
+
+	/* without samples: the model (and its name in the result) */
+	o.measured = NULL;
+	assert_int_equal(replay_dmscale(&tr, &o, &m), 0);
+	assert_string_equal(m.latency, "model");
+	assert_true(m.api_calls > 0);
+	assert_true(fabs(m.max_time_to_space_s - 7.0) > 0.5);
+	char json[2048];
+	assert_int_equal(replay_result_json(&r, json, sizeof(json)), 0);
+	assert_non_null(strstr(json, "\"latency\":\"measured\""));
+	trace_free(&tr);
+	unlink(p);
+}
+
 static void test_seed_policy_model(void **state)
 {
 	(void)state;
@@ -176,6 +270,8 @@ int main(void)
 		cmocka_unit_test(test_weak_policy_runs_short),
 		cmocka_unit_test(test_trace_format),
 		cmocka_unit_test(test_seed_policy_model),
+		cmocka_unit_test(test_latency_samples_parse),
+		cmocka_unit_test(test_replay_measured_latency),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

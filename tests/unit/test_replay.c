@@ -96,14 +96,20 @@ static void write_file(const char *path, const char *text)
 	fclose(f);
 }
 
+/* A new temporary file (tmpl: a mkstemp template, rewritten) holding text. */
+static void temp_file(char *tmpl, const char *text)
+{
+	int fd = mkstemp(tmpl);
+	assert_true(fd >= 0);
+	close(fd);
+	write_file(tmpl, text);
+}
+
 static void test_trace_format(void **state)
 {
 	(void)state;
 	char path[] = "/tmp/dmscale-test-replay-XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	close(fd);
-	write_file(path, "# a comment\n0 0\n10 1000\n\n20 500\n");
+	temp_file(path, "# a comment\n0 0\n10 1000\n\n20 500\n");
 	struct trace tr;
 	assert_int_equal(trace_load(path, &tr), 0);
 	assert_int_equal(tr.n, 3);
@@ -123,12 +129,9 @@ static void test_trace_format(void **state)
 
 	/* an instantaneous jump past the pool is one ENOSPC event (until a volume lands) */
 	char p2[] = "/tmp/dmscale-test-jump-XXXXXX";
-	fd = mkstemp(p2);
-	assert_true(fd >= 0);
-	close(fd);
 	char text[128];
 	snprintf(text, sizeof(text), "0 0\n10 0\n11 %llu\n300 %llu\n", 120ULL * GIB, 120ULL * GIB);
-	write_file(p2, text);
+	temp_file(p2, text);
 	assert_int_equal(trace_load(p2, &tr), 0);
 	struct dms_config cfg;
 	dms_config_defaults(&cfg);
@@ -167,10 +170,7 @@ static void test_latency_samples_parse(void **state)
 	}
 	assert_non_null(strstr(err, "line 2"));
 	char path[] = "/tmp/dmscale-test-latency-XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	close(fd);
-	write_file(path, "3 5\n");
+	temp_file(path, "3 5\n");
 	assert_int_equal(latency_samples_load(path, &s, err, sizeof(err)), 0);
 	assert_true(s.n == 1 && s.grown_s[0] == 5);
 	latency_samples_free(&s);
@@ -185,12 +185,9 @@ static void test_replay_measured_latency(void **state)
 {
 	(void)state;
 	char p[] = "/tmp/dmscale-test-measured-XXXXXX";
-	int fd = mkstemp(p);
-	assert_true(fd >= 0);
-	close(fd);
 	char text[128];   /* 4 GiB pool, 16 GiB at 64 MiB/s: several 1 GiB volumes */
 	snprintf(text, sizeof(text), "0 0\n10 0\n266 %llu\n300 %llu\n", 16ULL * GIB, 16ULL * GIB);
-	write_file(p, text);
+	temp_file(p, text);
 	struct trace tr;
 	assert_int_equal(trace_load(p, &tr), 0);
 	struct dms_config cfg;

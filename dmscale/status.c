@@ -101,6 +101,11 @@ int dms_status_collect(const char *pool, struct dms_status *st)
 	snprintf(st->dm_device, sizeof(st->dm_device), "/dev/mapper/%s", dmname);
 	snprintf(st->state, sizeof(st->state), "inactive");
 	st->privileged = geteuid() == 0;
+	/* Pending first: an attach unpends a volume only after the filesystem has
+	 * grown over it, so a volume missing from this list has its growth in the
+	 * figures read below (read last, a mid-attach status showed the new
+	 * member, no pending volume and the filesystem at its old size). */
+	(void)dms_pending_load(NULL, pool, &st->pending);
 
 	int active = find_dm_sysfs(dmname, sysdir, sizeof(sysdir)) == 1;
 	size_t table_members = 0;
@@ -221,8 +226,6 @@ int dms_status_collect(const char *pool, struct dms_status *st)
 		/* unprivileged: take the type from mountinfo via statfs-less route */
 		snprintf(st->fs_type, sizeof(st->fs_type), "unknown");
 	}
-	(void)dms_pending_load(NULL, pool, &st->pending);
-
 	/* The daemon's view, refreshed by it under /run/dmscale (world-readable). */
 	snprintf(p, sizeof(p), DMS_RUN_DIR "/%s.daemon.json", pool);
 	json_t *dj = json_load_file(p, JSON_REJECT_DUPLICATES, NULL);

@@ -19,7 +19,14 @@ def base_image():
     img = os.path.join(vmlib.VMDIR, f"installed.{os.getpid()}.img")
     secs = vmlib.build_installed_image(img)
     print(f"\n[bed] installed image built in {secs:.1f}s", file=sys.stderr)
+    tdir = os.path.join(vmlib.VMDIR, f"template.{os.getpid()}")
+    shutil.rmtree(tdir, ignore_errors=True)
+    if os.environ.get("DMSCALE_VM_WARM", "1") != "0":
+        secs = vmlib.build_template(img, tdir)
+        print(f"[bed] booted guest saved in {secs:.1f}s: default VMs resume it", file=sys.stderr)
     yield img
+    vmlib.TEMPLATES.pop(os.path.abspath(img), None)
+    shutil.rmtree(tdir, ignore_errors=True)
     os.unlink(img)
 
 

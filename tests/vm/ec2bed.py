@@ -48,8 +48,8 @@ def use_relay(vm, workdir):
         f.write(RELAY)
     orig = vm._argv
 
-    def argv(cold):
-        a = orig(cold)
+    def argv(cold, **kw):
+        a = orig(cold, **kw)
         return [re.sub(r"-tcp:127\.0\.0\.1:(\d+)", lambda m: f"-cmd:{sys.executable} {relay} {m.group(1)}", x)
                 if x.startswith("user,") else x for x in a]
     vm._argv = argv

@@ -3,13 +3,17 @@ boot, dm-linear over two hot-plugged NVMe disks, mkfs, mount, hot-plug a third,
 reload, grow online, payload intact, power cut, boot again, disks still there."""
 import time
 
+import pytest
+
 from helpers import nvme_by_serial
 
 GIB = 1 << 30
 SECTORS_PER_GIB = GIB // 512
 
 
-def test_boot_and_kernel(vm):
+def test_boot_and_kernel(make_vm):
+    vm = make_vm(warm=False)        # a real boot, not the session's saved one
+    vm.start()
     assert vm.boot_seconds < 120
     out = vm.sh("uname -r; cat /proc/cmdline; modprobe dm_mod && ls /dev/mapper/control; "
                 "systemctl is-system-running --wait || true")
@@ -17,6 +21,29 @@ def test_boot_and_kernel(vm):
     assert "/dev/mapper/control" in out
     # the root disk is NVMe, like an EC2 root volume
     assert "nvme0n1" in vm.sh("findmnt -n -o SOURCE /")
+
+
+def test_resumed_guests_are_their_own(make_vm):
+    """Guests resumed from the session's saved boot (vm.Template) must not
+    share what the snapshot froze: the clock is the host's, the random
+    generator is reseeded (two guests would otherwise draw the same pool
+    uuids), and the root filesystem is writable (it was saved frozen)."""
+    a, b = make_vm(), make_vm()
+    if a.template is None:
+        pytest.skip("DMSCALE_VM_WARM=0: every guest boots")
+    for v in (a, b):
+        v.start()
+    draw = "head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n'; echo; cat /proc/sys/kernel/random/uuid"
+    ra, rb = a.sh(draw), b.sh(draw)
+    assert ra != rb, (ra, rb)
+    for v in (a, b):
+        assert abs(float(v.sh("date +%s.%N")) - time.time()) < 30
+        v.sh("echo ok > /root/written && sync")
+        assert "vda" in v.sh("findmnt -n -o SOURCE /")
+    # a reboot is a real boot, with the NVMe root of an EC2 instance
+    a.reboot(boot_timeout=300)
+    assert "nvme0n1" in a.sh("findmnt -n -o SOURCE /")
+    assert a.sh("cat /root/written").strip() == "ok"
 
 
 def test_hotplug_serial_like_ebs(vm):

@@ -190,8 +190,8 @@ def with_seed(vm, seed):
     """Add the seed as a read-only virtio disk (not NVMe: it is no EBS volume)."""
     orig = vm._argv
 
-    def argv(cold):
-        return orig(cold) + ["-drive", f"file={seed},if=none,id=cidata,format=raw,readonly=on",
+    def argv(cold, **kw):
+        return orig(cold, **kw) + ["-drive", f"file={seed},if=none,id=cidata,format=raw,readonly=on",
                              "-device", "virtio-blk-pci,drive=cidata"]
     vm._argv = argv
 

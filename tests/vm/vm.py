@@ -226,8 +226,8 @@ def build_template(base_image, workdir):
 
 
 def _record_boot(seconds, ncold, resumed=False):
-    """One line per boot in build/vm-logs/boot-times.tsv (test, seconds, cold
-    disks): where the suite's time goes (issue 11's per-test figures)."""
+    """One line per power-on in build/vm-logs/boot-times.tsv (test, seconds,
+    cold disks, booted|resumed): where the suite's time goes (issue 11)."""
     test = os.environ.get("PYTEST_CURRENT_TEST", "-").split(" ")[0]
     try:
         os.makedirs(os.path.join(BUILD, "vm-logs"), exist_ok=True)

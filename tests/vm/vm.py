@@ -586,10 +586,13 @@ class VM:
             a += ["-netdev", nd, "-device", "virtio-net-pci,netdev=net0,romfile="]
         return a
 
-    def start(self, cold_disks=None, shuffle_seed=None, boot_timeout=120):
+    def start(self, cold_disks=None, shuffle_seed=None, boot_timeout=300):
         """Boot. cold_disks: Disks present at power-on (in this port order).
         A guest that dies during early boot (TCG on a loaded host can still trip
-        the kernel's timer checks) is powered on once more."""
+        the kernel's timer checks) is powered on once more. boot_timeout: 300 s,
+        since a boot after a power cut (journal replay, 2+ disks) on a loaded
+        2-core host has taken over 120 s (test_thin's power cuts, this host,
+        with every guest booting)."""
         for attempt in (1, 2):
             try:
                 return self._start_once(cold_disks, shuffle_seed, boot_timeout)

@@ -80,20 +80,20 @@ def serial_of(volume_id):
     return volume_id.replace("-", "", 1)
 
 
-def kernel_path():
+def _boot_file(prefix, what):
     boot = os.path.join(ROOTFS, "boot")
     for n in sorted(os.listdir(boot)):
-        if n.startswith("vmlinuz-"):
+        if n.startswith(prefix):
             return os.path.join(boot, n)
-    raise VMError(f"no kernel in {boot}: run tests/vm/build-base.sh first")
+    raise VMError(f"no {what} in {boot}: run tests/vm/build-base.sh first")
+
+
+def kernel_path():
+    return _boot_file("vmlinuz-", "kernel")
 
 
 def initrd_path():
-    boot = os.path.join(ROOTFS, "boot")
-    for n in sorted(os.listdir(boot)):
-        if n.startswith("initrd.img-"):
-            return os.path.join(boot, n)
-    raise VMError(f"no initramfs in {boot}: run tests/vm/build-base.sh first")
+    return _boot_file("initrd.img-", "initramfs")
 
 
 # Units a test guest does not need; masking them takes boot under TCG from ~45 s to ~15 s.
@@ -186,8 +186,8 @@ class Template:
     first power-on has no cold disks resume it instead of booting: under TCG
     a boot is 20-35 s of CPU, about a third of the VM suite's. Reboots, power
     cuts and cold-disk boots still boot for real, with the NVMe root."""
-    def __init__(self, workdir, disk, state, key):
-        self.workdir, self.disk, self.state, self.key = workdir, disk, state, key
+    def __init__(self, disk, state, key):
+        self.disk, self.state, self.key = disk, state, key
 
 
 TEMPLATES = {}      # abspath(base image) -> Template
@@ -209,19 +209,12 @@ def build_template(base_image, workdir):
         v.qmp.cmd("migrate-set-parameters", **{"max-bandwidth": 8 << 30})
         state = os.path.join(workdir, "state")
         v.qmp.cmd("migrate", uri=f"exec:cat > {state}.tmp")
-        end = time.monotonic() + 300
-        while True:
-            st = v.qmp.cmd("query-migrate").get("status")
-            if st == "completed":
-                break
-            if st in ("failed", "cancelled") or time.monotonic() > end:
-                raise VMError(f"saving the booted guest failed: migration {st}")
-            time.sleep(0.1)
+        v._wait_migration(300, "saving the booted guest")
         key = v.machine_key()
     finally:
         v.kill()
     os.replace(state + ".tmp", state)
-    TEMPLATES[os.path.abspath(base_image)] = Template(workdir, v.root, state, key)
+    TEMPLATES[os.path.abspath(base_image)] = Template(v.root, state, key)
     return time.monotonic() - t0
 
 
@@ -470,6 +463,7 @@ class VM:
         self.disks = {}          # volume_id -> Disk
         self.boots = 0
         self._watchdog = None
+        self._virtio_root = False    # only the machine a Template saves
         # A first power-on without cold disks resumes the session's booted
         # snapshot of base_image (see Template) when the machine matches it.
         self.template = TEMPLATES.get(os.path.abspath(base_image)) if warm else None
@@ -547,11 +541,14 @@ class VM:
         disk is virtio-blk, which QEMU can migrate (its NVMe device cannot), so
         it boots through the image's initramfs (virtio_blk is a module). Every
         other boot keeps the root on NVMe, as on Nitro, with no initramfs."""
+        cmdline = ("rw console=ttyS0,115200 panic=-1 "
+                   "systemd.show_status=0 net.ifnames=0 nvme_core.io_timeout=30 quiet loglevel=4 "
+                   "systemd.journald.forward_to_console=0 no_timer_check " + self.cmdline_extra)
         if virtio_root:
-            boot = ["-initrd", initrd_path(), "-append", "root=LABEL=root " + self._cmdline()]
+            boot = ["-initrd", initrd_path(), "-append", "root=LABEL=root " + cmdline]
             rootdev = ["-device", "virtio-blk-pci,drive=rootdisk,bus=pcie.0,addr=0x5"]
         else:
-            boot = ["-append", "root=/dev/nvme0n1 " + self._cmdline()]
+            boot = ["-append", "root=/dev/nvme0n1 " + cmdline]
             rootdev = ["-device", "nvme,serial=rootvol0000000000000000,drive=rootdisk,bus=pcie.0,addr=0x5"]
         a = ["qemu-system-x86_64", "-machine", "q35,accel=" + ACCEL, "-cpu", CPU,
              "-smp", str(self.smp), "-m", str(self.mem_mib),
@@ -564,14 +561,6 @@ class VM:
              "-device", "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0",
              "-blockdev", f"driver=qcow2,node-name=rootdisk,file.driver=file,file.filename={self.root},"
                           "file.aio=threads,cache.direct=off"] + rootdev
-        return self._argv_tail(a, cold_disks)
-
-    def _cmdline(self):
-        return ("rw console=ttyS0,115200 panic=-1 "
-                "systemd.show_status=0 net.ifnames=0 nvme_core.io_timeout=30 quiet loglevel=4 "
-                "systemd.journald.forward_to_console=0 no_timer_check " + self.cmdline_extra)
-
-    def _argv_tail(self, a, cold_disks):
         for i in range(1, self.root_ports + 1):
             a += ["-device", f"pcie-root-port,id=rp{i},bus=pcie.0,chassis={i},"
                              f"addr={0x8 + (i - 1) // 8:#x}.{(i - 1) % 8},multifunction=on"]
@@ -617,7 +606,7 @@ class VM:
             random.Random(shuffle_seed).shuffle(cold)
         for i, d in enumerate(cold):
             d.port = f"rp{self.root_ports - i}"   # use ports from the top; hot-plug uses the bottom
-        self._launch(self._argv(cold, virtio_root=getattr(self, "_virtio_root", False)))
+        self._launch(self._argv(cold, virtio_root=self._virtio_root))
         self._wait_agent(boot_timeout)
         self.boot_seconds = time.monotonic() - self.t_start
         _record_boot(self.boot_seconds, len(cold))
@@ -643,19 +632,25 @@ class VM:
         self.qmp = QMP(os.path.join(self.workdir, "qmp.sock"))
         self.qga = GuestAgent(os.path.join(self.workdir, "qga.sock"))
 
+    def _wait_migration(self, timeout, what):
+        end = time.monotonic() + timeout
+        while True:
+            st = self.qmp.cmd("query-migrate").get("status")
+            if st == "completed":
+                return
+            if st in ("failed", "cancelled") or self.proc.poll() is not None or time.monotonic() > end:
+                raise VMError(f"{what} failed: migration {st}\n" + self.qemu_log())
+            time.sleep(0.05)
+
     def _resume_template(self):
-        """Power on by resuming the session's snapshot of a booted guest (about
-        2 s instead of a 20-35 s boot under TCG), then make this guest its own:
+        """Power on by resuming the session's snapshot of a booted guest (3-5 s
+        measured, instead of a 20-35 s boot under TCG), then make this guest its own:
         the host's time, a reseeded random generator (two guests resumed from
         one snapshot would otherwise draw the same numbers), the root
         filesystem thawed."""
         t = self.template
         self._launch(self._argv([], virtio_root=True) + ["-incoming", f"exec:cat {t.state}"])
-        end = time.monotonic() + 120
-        while self.qmp.cmd("query-migrate").get("status") != "completed":
-            if self.proc.poll() is not None or time.monotonic() > end:
-                raise VMError("resuming the booted guest failed: " + self.qemu_log())
-            time.sleep(0.05)
+        self._wait_migration(120, "resuming the booted guest")
         self.qmp.cmd("cont")          # it was saved stopped, so it arrives paused
         self._wait_agent(120)
         self.qga.call("guest-fsfreeze-thaw")

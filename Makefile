@@ -35,7 +35,7 @@ PY      ?= /usr/bin/python3
 
 # check-fresh: everything but the VMs, in a fresh Debian 12 chroot (tools/check-fresh.sh).
 PHONY_SIM := sim bench-cost
-.PHONY: $(PHONY_SIM) check-fresh all check check-unit check-no-failpoints check-unit-san check-valgrind check-vm bench install clean deps demo lint image man deb check-deb \
+.PHONY: $(PHONY_SIM) check-fresh all check check-unit check-no-failpoints check-unit-san check-valgrind check-vm vm-prep bench install clean deps demo lint image man deb check-deb \
 	fuzz check-fuzz fuzz-build fuzz-seeds fuzz-coverage
 
 all: $(B)/dmscale $(B)/dmscale-attach
@@ -118,12 +118,29 @@ check-unit-san:
 # VM tests run VM_JOBS at a time (pytest-xdist), each guest with one vCPU
 # (tests/vm/vm.py): on 2 cores three 1-vCPU guests finish the suite sooner
 # than two 2-vCPU guests (measured 25.0 min against 30.1).
+# The installed image and the saved booted guest that every worker resumes
+# are built once (tests/vm/prep.py): into VM_PREPARED when it names a
+# directory that vm-prep filled (make check does that beside check-fresh),
+# else into a directory of this run, removed after it.
 VM_JOBS ?= 3
+VM_PREPARED ?=
 check-vm: all
 	tests/vm/preflight.sh
 	tests/vm/build-base.sh $(B)/vm
 	$(MAKE) --no-print-directory TESTING=1 all man
-	cd tests/vm && $(PY) -m pytest -v -rfE --durations=15 -p no:cacheprovider -n $(VM_JOBS) --dist loadgroup $(PYTEST_ARGS) .
+	@prep='$(VM_PREPARED)'; own=; if [ -z "$$prep" ]; then prep=$(CURDIR)/$(B)/vm/prep.run$$$$; own=1; \
+		$(PY) tests/vm/prep.py $$prep || exit 1; fi; \
+	cd tests/vm && DMSCALE_VM_PREPARED=$$prep $(PY) -m pytest -v -rfE --durations=25 -p no:cacheprovider \
+		-n $(VM_JOBS) --dist loadgroup $(PYTEST_ARGS) .; rc=$$?; [ -z "$$own" ] || rm -rf $$prep; exit $$rc
+
+# What check-vm's workers share, built into VM_PREP_DIR ahead of it. Only the
+# TESTING build (build-testing/): make check runs it beside stages that build build/.
+VM_PREP_DIR ?= $(CURDIR)/$(B)/vm/prep
+vm-prep:
+	tests/vm/preflight.sh
+	tests/vm/build-base.sh $(B)/vm
+	$(MAKE) --no-print-directory TESTING=1 all man
+	$(PY) tests/vm/prep.py $(VM_PREP_DIR)
 
 # Unit tests under valgrind (leaks and invalid accesses fail the run).
 # The sanitised and valgrind runs: UNIT_JOBS test programs at once (one per
@@ -134,24 +151,15 @@ check-valgrind: $(TESTS)
 		'out=$$(valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite "$$1" 2>&1 >/dev/null); \
 		rc=$$?; printf "== %s (valgrind)\n" "$$1"; [ -z "$$out" ] || printf "%s\n" "$$out"; exit $$rc' sh
 
-# Every stage, in order, each timed (the times also go to $(B)/check-times.txt).
-# check-fresh comes first: a missing `make deps` entry fails in minutes, named.
-# On a clean checkout, check-fresh has already run check-unit, lint and
+# Every stage, each timed (the times also go to $(B)/check-times.txt), the
+# independent ones at once: tools/check.sh says which and why. check-fresh
+# runs first of all, beside the VM preparation and the sanitised, valgrind and
+# fuzz runs; on a clean checkout it has already run check-unit, lint and
 # check-deb on this very commit (in the chroot, from `git archive HEAD`), and
 # kept its package: they are not run twice. With uncommitted changes they run
-# here too (check-fresh tests HEAD only).
-CHECK_STAGES := check-fresh check-unit check-unit-san check-valgrind check-fuzz lint check-deb check-vm
-FRESH_STAGES := check-unit lint check-deb
+# here too (check-fresh tests HEAD only). check-vm comes last.
 check:
-	@mkdir -p $(B); : > $(B)/check-times.txt; all0=$$(date +%s); \
-	clean=$$(test -z "$$(git status --porcelain --untracked-files=no 2>/dev/null)" && echo 1); \
-	for s in $(CHECK_STAGES); do t0=$$(date +%s); \
-		if [ "$$clean" = 1 ] && echo " $(FRESH_STAGES) " | grep -q " $$s "; then \
-			echo "check: $$s passed inside check-fresh (same commit, clean tree)" | tee -a $(B)/check-times.txt; continue; fi; \
-		if ! $(MAKE) --no-print-directory $$s; then \
-			echo "check: $$s FAILED after $$(( $$(date +%s) - t0 )) s" | tee -a $(B)/check-times.txt; exit 1; fi; \
-		echo "check: $$s passed in $$(( $$(date +%s) - t0 )) s" | tee -a $(B)/check-times.txt; \
-	done; echo "check: all stages passed in $$(( $$(date +%s) - all0 )) s" | tee -a $(B)/check-times.txt
+	@tools/check.sh $(B) '$(MAKE)'
 
 # Fuzzing (docs/FUZZING.md): libFuzzer harnesses tests/fuzz/fuzz_NAME.c, built
 # with clang against the product sources (SRCS) compiled into build-fuzz/ with

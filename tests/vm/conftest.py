@@ -6,6 +6,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import prep  # noqa: E402
 import vm as vmlib  # noqa: E402
 
 LOGDIR = os.path.join(vmlib.BUILD, "vm-logs")
@@ -13,21 +14,21 @@ LOGDIR = os.path.join(vmlib.BUILD, "vm-logs")
 
 @pytest.fixture(scope="session")
 def base_image():
-    """The cached guest rootfs with this checkout installed, built once per run."""
+    """The guest image with this checkout installed, and its saved booted guest:
+    `make check-vm` builds both once for all workers (tests/vm/prep.py) and
+    names them in $DMSCALE_VM_PREPARED; a session started without it builds its own."""
+    prepared = os.environ.get("DMSCALE_VM_PREPARED")
+    if prepared:
+        yield prep.load(prepared)
+        return
     # One image per session: VM overlays name their backing file by path and
     # reopen it after a power cut, so another session must never replace it.
-    img = os.path.join(vmlib.VMDIR, f"installed.{os.getpid()}.img")
-    secs = vmlib.build_installed_image(img)
-    print(f"\n[bed] installed image built in {secs:.1f}s", file=sys.stderr)
-    tdir = os.path.join(vmlib.VMDIR, f"template.{os.getpid()}")
-    shutil.rmtree(tdir, ignore_errors=True)
-    if os.environ.get("DMSCALE_VM_WARM", "1") != "0":
-        secs = vmlib.build_template(img, tdir)
-        print(f"[bed] booted guest saved in {secs:.1f}s: default VMs resume it", file=sys.stderr)
+    d = os.path.join(vmlib.VMDIR, f"prep.{os.getpid()}")
+    prep.build(d)
+    img = prep.load(d)
     yield img
-    vmlib.TEMPLATES.pop(os.path.abspath(img), None)
-    shutil.rmtree(tdir, ignore_errors=True)
-    os.unlink(img)
+    vmlib.TEMPLATES.pop(img, None)
+    shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)

@@ -1,0 +1,75 @@
+#!/bin/bash
+# make check: every stage, each timed into $B/check-times.txt, the independent
+# ones at once so the whole run stays within CI's 25 minutes (issue 11).
+#
+# Three lanes first, side by side (each stage's output goes to $B/logs/STAGE.log;
+# its last lines are printed when it passes, its last 100 when it fails):
+#   fresh:  check-fresh (the committed tree in a fresh Debian 12 chroot: mostly
+#           apt downloads and dpkg, then one compile)
+#   vm:     vm-prep (the guest rootfs, the TESTING build, the installed image
+#           and the saved booted guest that every VM test worker resumes)
+#   unit:   check-unit-san, check-valgrind, check-fuzz
+# Then, on a tree with uncommitted changes only, check-unit, lint and check-deb
+# (check-fresh ran them on HEAD, which is this very tree when it is clean).
+# Then check-vm, over what vm-prep built. Any failed stage fails the run,
+# after the lanes already started have finished.
+set -uo pipefail
+# usage: tools/check.sh BUILDDIR MAKE (from `make check`; BUILDDIR is not exported:
+# the stages' own makes choose theirs, build-testing/ for TESTING=1)
+B=${1:-build}
+MAKE=${2:-make}
+logs=$B/logs
+times=$B/check-times.txt
+mkdir -p "$logs" "$B/vm"
+: > "$times"
+all0=$(date +%s)
+prep=$PWD/$B/vm/prep.check
+trap 'rm -rf "$prep"' EXIT
+
+# stage NAME [make args...]: run `make NAME`, log it, time it; returns its status
+stage() {
+  local s=$1 t0 rc
+  shift
+  t0=$(date +%s)
+  "$MAKE" --no-print-directory "$s" "$@" > "$logs/$s.log" 2>&1
+  rc=$?
+  if [ $rc -eq 0 ]; then
+    { echo "check: $s passed in $(( $(date +%s) - t0 )) s (log: $logs/$s.log)"
+      tail -n 12 "$logs/$s.log" | sed "s/^/  $s| /"; } | tee -a "$times"
+  else
+    { echo "check: $s FAILED after $(( $(date +%s) - t0 )) s (log: $logs/$s.log); its last lines:"
+      tail -n 100 "$logs/$s.log" | sed "s/^/  $s| /"; } | tee -a "$times"
+  fi
+  return $rc
+}
+
+lane_unit() { stage check-unit-san && stage check-valgrind && stage check-fuzz; }
+
+stage check-fresh & fresh=$!
+stage vm-prep VM_PREP_DIR="$prep" & vm=$!
+lane_unit & unit=$!
+fail=0
+for p in $fresh $vm $unit; do wait "$p" || fail=1; done
+if [ $fail -ne 0 ]; then
+  echo "check: FAILED after $(( $(date +%s) - all0 )) s" | tee -a "$times"
+  exit 1
+fi
+
+if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+  for s in check-unit lint check-deb; do
+    stage "$s" || { echo "check: FAILED after $(( $(date +%s) - all0 )) s" | tee -a "$times"; exit 1; }
+  done
+else
+  echo "check: check-unit, lint and check-deb passed inside check-fresh (same commit, clean tree)" | tee -a "$times"
+fi
+
+# check-vm streams its output: its pytest log is the one to read as it runs
+t0=$(date +%s)
+if "$MAKE" --no-print-directory check-vm VM_PREPARED="$prep" 2>&1 | tee "$logs/check-vm.log"; then
+  echo "check: check-vm passed in $(( $(date +%s) - t0 )) s" | tee -a "$times"
+else
+  echo "check: check-vm FAILED after $(( $(date +%s) - t0 )) s" | tee -a "$times"
+  echo "check: FAILED after $(( $(date +%s) - all0 )) s" | tee -a "$times"
+  exit 1
+fi
+echo "check: all stages passed in $(( $(date +%s) - all0 )) s" | tee -a "$times"

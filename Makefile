@@ -157,7 +157,8 @@ check-valgrind: $(TESTS)
 # fuzz runs; on a clean checkout it has already run check-unit, lint and
 # check-deb on this very commit (in the chroot, from `git archive HEAD`), and
 # kept its package: they are not run twice. With uncommitted changes they run
-# here too (check-fresh tests HEAD only). check-vm comes last.
+# here too (check-fresh tests HEAD only). check-vm starts once vm-prep and
+# the unit lane are done (on a clean tree, beside the end of check-fresh).
 check:
 	@tools/check.sh $(B) '$(MAKE)'
 

@@ -9,10 +9,11 @@
 #   vm:     vm-prep (the guest rootfs, the TESTING build, the installed image
 #           and the saved booted guest that every VM test worker resumes)
 #   unit:   check-unit-san, check-valgrind, check-fuzz
-# Then, on a tree with uncommitted changes only, check-unit, lint and check-deb
-# (check-fresh ran them on HEAD, which is this very tree when it is clean).
-# Then check-vm, over what vm-prep built. Any failed stage fails the run,
-# after the lanes already started have finished.
+# Then check-vm, over what vm-prep built: on a clean tree as soon as vm-prep
+# and the unit lane are done, beside the rest of check-fresh (which ran
+# check-unit, lint and check-deb on HEAD, this very tree); with uncommitted
+# changes, after check-fresh and after check-unit, lint and check-deb run here.
+# Any failed stage fails the run.
 set -uo pipefail
 # usage: tools/check.sh BUILDDIR MAKE (from `make check`; BUILDDIR is not exported:
 # the stages' own makes choose theirs, build-testing/ for TESTING=1)
@@ -45,31 +46,55 @@ stage() {
 
 lane_unit() { stage check-unit-san && stage check-valgrind && stage check-fuzz; }
 
+fail() { echo "check: FAILED after $(( $(date +%s) - all0 )) s" | tee -a "$times"; exit 1; }
+
+# check-vm streams its output (its pytest log is the one to read as it runs)
+run_vm() {
+  local t0 rc
+  t0=$(date +%s)
+  "$MAKE" --no-print-directory check-vm VM_PREPARED="$prep" 2>&1 | tee "$logs/check-vm.log"
+  rc=$?
+  if [ $rc -eq 0 ]; then
+    echo "check: check-vm passed in $(( $(date +%s) - t0 )) s" | tee -a "$times"
+  else
+    echo "check: check-vm FAILED after $(( $(date +%s) - t0 )) s" | tee -a "$times"
+  fi
+  return $rc
+}
+
+clean=
+[ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] || clean=1
+# check-fresh writes this when it has copied its package to $B/deb (clean tree only)
+rm -f "$B/deb/fresh-commit"
+
 stage check-fresh & fresh=$!
 stage vm-prep VM_PREP_DIR="$prep" & vm=$!
 lane_unit & unit=$!
-fail=0
-for p in $fresh $vm $unit; do wait "$p" || fail=1; done
-if [ $fail -ne 0 ]; then
-  echo "check: FAILED after $(( $(date +%s) - all0 )) s" | tee -a "$times"
-  exit 1
+bad=0
+wait $vm || bad=1
+wait $unit || bad=1
+if [ $bad -ne 0 ]; then
+  wait $fresh
+  fail
 fi
 
-if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
-  for s in check-unit lint check-deb; do
-    stage "$s" || { echo "check: FAILED after $(( $(date +%s) - all0 )) s" | tee -a "$times"; exit 1; }
-  done
-else
+if [ -n "$clean" ]; then
+  # The VM tests start as soon as their guest is ready: check-fresh's last
+  # minutes (one compile, the package) leave a core idle. The cloud-init test
+  # installs check-fresh's package (built from this very commit) and waits for
+  # it ($DMSCALE_DEB_READY); should check-fresh fail, the VM tests are stopped.
+  export DMSCALE_DEB_READY=$PWD/$B/deb/fresh-commit
+  setsid bash -c "$(declare -f run_vm); $(declare -p MAKE prep logs times); run_vm" & vmtests=$!
+  if ! wait $fresh; then
+    kill -TERM -- -$vmtests 2>/dev/null
+    wait $vmtests
+    fail
+  fi
   echo "check: check-unit, lint and check-deb passed inside check-fresh (same commit, clean tree)" | tee -a "$times"
-fi
-
-# check-vm streams its output: its pytest log is the one to read as it runs
-t0=$(date +%s)
-if "$MAKE" --no-print-directory check-vm VM_PREPARED="$prep" 2>&1 | tee "$logs/check-vm.log"; then
-  echo "check: check-vm passed in $(( $(date +%s) - t0 )) s" | tee -a "$times"
+  wait $vmtests || fail
 else
-  echo "check: check-vm FAILED after $(( $(date +%s) - t0 )) s" | tee -a "$times"
-  echo "check: FAILED after $(( $(date +%s) - all0 )) s" | tee -a "$times"
-  exit 1
+  wait $fresh || fail
+  for s in check-unit lint check-deb; do stage "$s" || fail; done
+  run_vm || fail
 fi
 echo "check: all stages passed in $(( $(date +%s) - all0 )) s" | tee -a "$times"

@@ -25,8 +25,10 @@ Then the package's life cycle on the live pool: upgrade to a newer version
 change), and purge (configuration and state gone, nothing of the package
 left, the pool still mounted with its labels, table and data unchanged).
 
-The .deb: $DMSCALE_DEB if set, else build/deb/dmscale_VERSION_*.deb, rebuilt
-with `make deb` when missing or older than its sources.
+The .deb: $DMSCALE_DEB if set; under `make check` on a clean tree, the one
+check-fresh built from this commit (it may still be running: the test waits
+for $DMSCALE_DEB_READY); else build/deb/dmscale_VERSION_*.deb, rebuilt with
+`make deb` when missing or older than its sources.
 Timings are printed, never asserted.
 """
 import glob
@@ -73,6 +75,21 @@ def package():
     """Path of the .deb to test (built if missing or stale)."""
     if os.environ.get("DMSCALE_DEB"):
         return os.environ["DMSCALE_DEB"]
+    ready = os.environ.get("DMSCALE_DEB_READY")
+    if ready:
+        # `make check` on a clean tree: check-fresh, still running, builds this
+        # commit's package and names the commit in READY once it is in build/deb
+        end = time.monotonic() + 1800
+        while not os.path.exists(ready):
+            assert time.monotonic() < end, f"check-fresh's package never came ({ready})"
+            time.sleep(2)
+        head = subprocess.run(["git", "-C", vmlib.PROJECT, "rev-parse", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        with open(ready) as f:
+            assert f.read().strip() == head, f"{ready} names another commit than HEAD {head}"
+        debs = glob.glob(os.path.join(vmlib.BUILD, "deb", f"dmscale_{project_version()}_*.deb"))
+        assert len(debs) == 1, debs
+        return debs[0]
     pattern = os.path.join(vmlib.BUILD, "deb", f"dmscale_{project_version()}_*.deb")
     debs = glob.glob(pattern)
     if not debs or os.path.getmtime(debs[0]) < newest_source_mtime():

@@ -29,13 +29,27 @@ def install_rule(vm):
           "udevadm settle")
 
 
+def attach_all(vm, disks):
+    """The instance's disks, the rule first: each disk is instance storage (or
+    not) from its very first udev event, as on a launched instance. A
+    hot-plug rather than disks present at power-on: the guest then resumes the
+    saved boot instead of booting (vm.Template); the stop/starts below boot
+    with their disks present, as EC2 does."""
+    install_rule(vm)
+    for d in disks:
+        vm.hotplug(d)
+    for d in disks:
+        nvme_by_serial(vm, d.serial, timeout=60)
+    vm.sh("udevadm settle")
+
+
 def boot_with(make_vm, n_istore, ebs_size=GIB):
-    """A VM with n instance-store disks and xvdba present at power-on."""
+    """A VM with n instance-store disks and xvdba."""
     vm = make_vm()
     ist = istore_disks(vm, n_istore)
     ebs = vm.new_disk(ebs_size)
-    vm.start(cold_disks=ist + [ebs])
-    install_rule(vm)
+    vm.start()
+    attach_all(vm, ist + [ebs])
     return vm, ist, ebs
 
 
@@ -146,10 +160,10 @@ def test_daemon_fills_instance_storage_first(bed):
     vm, sim = b.vm, b.sim
     ist = istore_disks(vm, 2)
     ebs = vm.new_disk(GIB)
-    vm.start(cold_disks=ist + [ebs])
+    vm.start()
     vm.run(["systemctl", "start", "systemd-networkd"])
     vm.wait_for("ip -4 -o addr show dev eth0 | grep -q 'inet '", timeout=30)
-    install_rule(vm)
+    attach_all(vm, ist + [ebs])
     vm.run(["dmscale", "init", nvme_by_serial(vm, ebs.serial)], timeout=180)
     st = status(vm)
     assert len(st["members"]) == 3

@@ -108,6 +108,11 @@ MASK_UNITS = [
     "modprobe@configfs.service", "modprobe@efi_pstore.service", "systemd-pstore.service",
     "systemd-random-seed.service", "systemd-tmpfiles-clean.timer", "dpkg-db-backup.timer",
     "systemd-networkd-wait-online.service", "getty.target",
+    # nothing for them to do in the test guest (users made at install, no
+    # fstab, root mounted rw, no sysctl the tests need, no loop devices):
+    # 3-6 s less guest CPU per boot under TCG (17-18 s against 20-23 measured)
+    "systemd-sysusers.service", "systemd-user-sessions.service", "systemd-remount-fs.service",
+    "systemd-sysctl.service", "modprobe@loop.service",
 ]
 
 

@@ -51,6 +51,7 @@ fail() { echo "check: FAILED after $(( $(date +%s) - all0 )) s" | tee -a "$times
 # check-vm streams its output (its pytest log is the one to read as it runs)
 run_vm() {
   local t0 rc
+  set -o pipefail       # also in the setsid shell below: the status is make's, not tee's
   t0=$(date +%s)
   "$MAKE" --no-print-directory check-vm VM_PREPARED="$prep" 2>&1 | tee "$logs/check-vm.log"
   rc=$?

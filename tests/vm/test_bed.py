@@ -54,8 +54,9 @@ def test_hotplug_serial_like_ebs(vm):
     seen = time.monotonic() - t0
     print(f"hot-plugged namespace visible after {seen:.2f}s as {dev}")
     assert d.serial.startswith("vol0") and len(d.serial) == 20
-    # udev exposes the serial, from which dmscale derives the volume id
-    props = vm.sh(f"udevadm info --query=property --name={dev}")
+    # udev exposes the serial, from which dmscale derives the volume id (once
+    # udev has handled the add event: the node itself comes from devtmpfs first)
+    props = vm.sh(f"udevadm settle; udevadm info --query=property --name={dev}")
     assert f"ID_SERIAL_SHORT={d.serial}" in props
     size = int(vm.sh(f"blockdev --getsize64 {dev}"))
     assert size == 2 * GIB

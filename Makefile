@@ -35,7 +35,7 @@ PY      ?= /usr/bin/python3
 
 # check-fresh: everything but the VMs, in a fresh Debian 12 chroot (tools/check-fresh.sh).
 PHONY_SIM := sim bench-cost
-.PHONY: $(PHONY_SIM) check-fresh all check check-unit check-no-failpoints check-unit-san check-valgrind check-vm vm-prep bench install clean deps demo lint image man deb check-deb \
+.PHONY: $(PHONY_SIM) check-fresh all check check-unit check-no-failpoints check-unit-san check-valgrind check-vm vm-prep vm-guest bench install clean deps demo lint image man deb check-deb \
 	fuzz check-fuzz fuzz-build fuzz-seeds fuzz-coverage
 
 all: $(B)/dmscale $(B)/dmscale-attach
@@ -124,10 +124,7 @@ check-unit-san:
 # else into a directory of this run, removed after it.
 VM_JOBS ?= 3
 VM_PREPARED ?=
-check-vm: all
-	tests/vm/preflight.sh
-	tests/vm/build-base.sh $(B)/vm
-	$(MAKE) --no-print-directory TESTING=1 all man
+check-vm: all vm-guest
 	@prep='$(VM_PREPARED)'; own=; if [ -z "$$prep" ]; then prep=$(CURDIR)/$(B)/vm/prep.run$$$$; own=1; \
 		$(PY) tests/vm/prep.py $$prep || exit 1; fi; \
 	cd tests/vm && DMSCALE_VM_PREPARED=$$prep $(PY) -m pytest -v -rfE --durations=25 -p no:cacheprovider \
@@ -136,11 +133,14 @@ check-vm: all
 # What check-vm's workers share, built into VM_PREP_DIR ahead of it. Only the
 # TESTING build (build-testing/): make check runs it beside stages that build build/.
 VM_PREP_DIR ?= $(CURDIR)/$(B)/vm/prep
-vm-prep:
+vm-prep: vm-guest
+	$(PY) tests/vm/prep.py $(VM_PREP_DIR)
+
+# The host tools, the cached guest rootfs and the TESTING build the VM tests install.
+vm-guest:
 	tests/vm/preflight.sh
 	tests/vm/build-base.sh $(B)/vm
 	$(MAKE) --no-print-directory TESTING=1 all man
-	$(PY) tests/vm/prep.py $(VM_PREP_DIR)
 
 # Unit tests under valgrind (leaks and invalid accesses fail the run).
 # The sanitised and valgrind runs: UNIT_JOBS test programs at once (one per

@@ -80,8 +80,8 @@ if [ $bad -ne 0 ]; then
 fi
 
 if [ -n "$clean" ]; then
-  # The VM tests start as soon as their guest is ready: check-fresh's last
-  # minutes (one compile, the package) leave a core idle. The cloud-init test
+  # The VM tests start as soon as their guest is ready, beside the rest of
+  # check-fresh (its apt and dpkg phases leave CPU unused). The cloud-init test
   # installs check-fresh's package (built from this very commit) and waits for
   # it ($DMSCALE_DEB_READY); should check-fresh fail, the VM tests are stopped.
   export DMSCALE_DEB_READY=$PWD/$B/deb/fresh-commit

@@ -58,8 +58,10 @@ static void istore_disk(struct udev_device *ud, const char *node, const char *sy
 	struct dms_istore_list *out = ctx;
 	if (strncmp(sys, "nvme", 4))
 		return;
-	if (!udev_device_get_is_initialized(ud)) {
-		/* Its rules have not run: a rule may still set its model. */
+	/* Its rules have not run (a rule may still set its model), or its udev
+	 * database has no model yet: every NVMe disk gets ID_MODEL from udev's
+	 * own persistent-storage rules, so a record without one is not final. */
+	if (!udev_device_get_is_initialized(ud) || !udev_device_get_property_value(ud, "ID_MODEL")) {
 		out->uninitialized++;
 		log_debug("%s: not yet probed by udev", node);
 		return;

@@ -336,11 +336,14 @@ static int pool_names(char (*names)[DMS_POOL_NAME_MAX], size_t *nn)
 
 /* Assemble the pools of names[] whose last result (res[]) is not yet 0; a
  * pool of another machine is tried once (res 1: not tried yet) and never fails
- * the command (its result is recorded as 0). */
-static void assemble_round(const struct dms_opts *o, char (*names)[DMS_POOL_NAME_MAX], size_t nn, int *res)
+ * the command (its result is recorded as 0). may_wait: the members' wait is
+ * not over, so a recreate may still wait for instance-store disks. */
+static void assemble_round(const struct dms_opts *o, char (*names)[DMS_POOL_NAME_MAX], size_t nn, int *res,
+			   bool may_wait)
 {
-	const struct dms_pool_params one = dms_pool_params_of(o, o->mountpoint, true);
-	const struct dms_pool_params all = dms_pool_params_of(o, NULL, true);
+	struct dms_pool_params one = dms_pool_params_of(o, o->mountpoint, true);
+	struct dms_pool_params all = dms_pool_params_of(o, NULL, true);
+	one.istore_may_wait = all.istore_may_wait = may_wait;
 	if (!o->all) {
 		res[0] = dms_pool_assemble_one(o->name, &one);
 		return;
@@ -388,8 +391,11 @@ int dms_cmd_assemble(const struct dms_opts *o)
 	const uint64_t t0 = now_ms(), limit_ms = (uint64_t)o->wait_members_s * 1000u;
 	bool told = false;
 	for (;;) {
-		assemble_round(o, names, nn, res);
-		enum dms_wait_verdict v = dms_wait_verdict(res, nn, now_ms() - t0, limit_ms);
+		/* the round's start decides: a round begun inside the wait is
+		 * followed by one more once it is over (the recreate then runs) */
+		const uint64_t elapsed_ms = now_ms() - t0;
+		assemble_round(o, names, nn, res, elapsed_ms < limit_ms);
+		enum dms_wait_verdict v = dms_wait_verdict(res, nn, elapsed_ms, limit_ms);
 		if (v != DMS_WAIT_AGAIN)
 			break;
 		if (!told)

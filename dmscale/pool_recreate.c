@@ -134,16 +134,26 @@ int dms_pool_recreate(const char *pool, struct dms_scan *s, const struct dms_poo
 				    "'dmscale status --name %s'", pool, pool);
 		goto out;
 	}
-	if (is->uninitialized) {
-		log_info("pool %s: %zu NVMe disk(s) not yet probed by udev; waiting before recreating", pool,
-			 is->uninitialized);
-		r = -ENODEV;
-		goto out;
-	}
 	char old[37], nu[37], blanks[512];
 	dms_uuid_format(p->old_pool_uuid, old);
 	dms_uuid_format(p->label.pool_uuid, nu);
 	list_blank(spec->blank, spec->nblank, blanks, sizeof(blanks));
+	if (dms_recreate_waits(p, is->uninitialized, pp->istore_may_wait)) {
+		if (is->uninitialized)
+			log_info("pool %s: %zu NVMe disk(s) not yet probed by udev; waiting before recreating", pool,
+				 is->uninitialized);
+		else
+			log_info("pool %s: it had %u instance-store disk(s), %u usable found so far (blank: %s); "
+				 "waiting for the others before recreating", pool, p->old_istore_count,
+				 p->istore_count, blanks);
+		r = -ENODEV;
+		goto out;
+	}
+	if (is->uninitialized || p->istore_count < p->old_istore_count)
+		log_warning("pool %s: it had %u instance-store disk(s); %u usable now (blank: %s)%s: recreating "
+			    "over these (an instance type with fewer disks, or a disk that did not appear in time)",
+			    pool, p->old_istore_count, p->istore_count, blanks,
+			    is->uninitialized ? ", and udev has not probed every NVMe disk" : "");
 	if (pp->scratch == DMS_SCRATCH_REFUSE) {
 		r = log_error_errno(ECANCELED, "pool %s (uuid %s): its instance storage came back blank (%u "
 				    "instance-store member(s) lost; blank instance-store disks: %s) and "

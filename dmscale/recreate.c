@@ -220,6 +220,8 @@ int dms_recreate_plan(const struct dms_recreate_spec *s, struct dms_recreate_pla
 	memcpy(p->old_pool_uuid, tables[newest].pool_uuid, 16);
 	p->old_epoch = tables[newest].recreate_epoch;
 	p->old_data_bytes = dms_label_data_bytes(&tables[newest]);
+	for (uint32_t i = 0; i < tables[newest].member_count; i++)
+		p->old_istore_count += tables[newest].members[i].kind == DMS_KIND_INSTANCE_STORE;
 	/* the others, for EBS members the newest table may not list */
 	struct dms_label cur = tables[newest];
 	if (newest != nu - 1)
@@ -229,6 +231,13 @@ out:
 	free(tables);
 	free(a);
 	return r;
+}
+
+bool dms_recreate_waits(const struct dms_recreate_plan *p, size_t unprobed, bool may_wait)
+{
+	if (!p || !may_wait)
+		return false;
+	return unprobed > 0 || p->istore_count < p->old_istore_count;
 }
 
 int dms_recreate_run(const struct dms_recreate_plan *p, const struct dms_recreate_io *io,

@@ -46,6 +46,7 @@ struct dms_recreate_plan {
 	uint32_t old_epoch;
 	bytes_t old_data_bytes;                       /* its size */
 	uint32_t lost_count;                          /* its instance-store members not found */
+	uint32_t old_istore_count;                    /* the newest incarnation's instance-store members */
 	size_t incarnations;                          /* pool uuids of the lineage found (2+: an
 	                                                 interrupted recreate) */
 	size_t ignored_blank;                         /* blank disks beyond DMS_MAX_STRIPE */
@@ -67,6 +68,15 @@ struct dms_recreate_plan {
  * Only devices whose labels carry the pool's name and lineage, and the blank
  * disks given, are ever in the plan: never another pool's device. */
 int dms_recreate_plan(const struct dms_recreate_spec *s, struct dms_recreate_plan *p);
+
+/* Whether a due recreate (plan from dms_recreate_plan) waits for more
+ * instance-store disks instead of running now: while may_wait (the members'
+ * wait of `assemble --wait-members` lasts), as long as udev has not probed
+ * every NVMe disk (unprobed > 0), or the new pool would have fewer
+ * instance-store members than the old one had (a disk not yet visible: on a
+ * stop/start the instance comes back with the same number of disks). Once
+ * the wait is over (or there is none), the recreate runs over what is there. */
+bool dms_recreate_waits(const struct dms_recreate_plan *p, size_t unprobed, bool may_wait);
 
 /* The write order of a recreate (crash-safe, docs/FORMAT.md §6.4). */
 enum dms_recreate_step {

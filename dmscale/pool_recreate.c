@@ -149,11 +149,6 @@ int dms_pool_recreate(const char *pool, struct dms_scan *s, const struct dms_poo
 		r = -ENODEV;
 		goto out;
 	}
-	if (is->uninitialized || p->istore_count < p->old_istore_count)
-		log_warning("pool %s: it had %u instance-store disk(s); %u usable now (blank: %s)%s: recreating "
-			    "over these (an instance type with fewer disks, or a disk that did not appear in time)",
-			    pool, p->old_istore_count, p->istore_count, blanks,
-			    is->uninitialized ? ", and udev has not probed every NVMe disk" : "");
 	if (pp->scratch == DMS_SCRATCH_REFUSE) {
 		r = log_error_errno(ECANCELED, "pool %s (uuid %s): its instance storage came back blank (%u "
 				    "instance-store member(s) lost; blank instance-store disks: %s) and "
@@ -162,6 +157,12 @@ int dms_pool_recreate(const char *pool, struct dms_scan *s, const struct dms_poo
 				    p->lost_count, blanks);
 		goto out;
 	}
+	if (is->uninitialized || p->istore_count < p->old_istore_count)
+		log_warning("pool %s: it had %u instance-store disk(s); %u usable now (blank: %s)%s: recreating "
+			    "over these (a disk refused above, a disk that did not appear in time, or an instance type "
+			    "with fewer disks)",
+			    pool, p->old_istore_count, p->istore_count, blanks,
+			    is->uninitialized ? ", and udev has not probed every NVMe disk" : "");
 	log_warning("pool %s: its instance storage is lost (%u member(s) gone%s): recreating it empty at pool uuid "
 		    "%s (epoch %u) over %u instance-store disk(s) (%s) and %u EBS member(s). DISCARDED: the data of "
 		    "pool uuid %s (%llu bytes)", pool, p->lost_count,

@@ -138,7 +138,8 @@ int dms_pool_recreate(const char *pool, struct dms_scan *s, const struct dms_poo
 	dms_uuid_format(p->old_pool_uuid, old);
 	dms_uuid_format(p->label.pool_uuid, nu);
 	list_blank(spec->blank, spec->nblank, blanks, sizeof(blanks));
-	if (dms_recreate_waits(p, is->uninitialized, pp->istore_may_wait)) {
+	const bool short_of_disks = dms_recreate_short(p, is->uninitialized);
+	if (short_of_disks && pp->istore_may_wait) {
 		if (is->uninitialized)
 			log_info("pool %s: %zu NVMe disk(s) not yet probed by udev; waiting before recreating", pool,
 				 is->uninitialized);
@@ -157,7 +158,7 @@ int dms_pool_recreate(const char *pool, struct dms_scan *s, const struct dms_poo
 				    p->lost_count, blanks);
 		goto out;
 	}
-	if (is->uninitialized || p->istore_count < p->old_istore_count)
+	if (short_of_disks)
 		log_warning("pool %s: it had %u instance-store disk(s); %u usable now (blank: %s)%s: recreating "
 			    "over these (a disk refused above, a disk that did not appear in time, or an instance type "
 			    "with fewer disks)",

@@ -30,7 +30,7 @@ struct dms_pool_params {
 	bool do_mount;                /* assemble/init mount; attach only grows what is mounted */
 	int scratch;                  /* lost instance storage (pool_recreate.c): enum dms_scratch */
 	bool istore_may_wait;         /* assemble's members' wait lasts: a recreate waits for every
-	                                 instance-store disk the pool had (dms_recreate_waits) */
+	                                 instance-store disk the pool had (dms_recreate_short) */
 };
 
 /* What assemble does with a pool whose instance-store members came back blank. */

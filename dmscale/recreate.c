@@ -233,11 +233,9 @@ out:
 	return r;
 }
 
-bool dms_recreate_waits(const struct dms_recreate_plan *p, size_t unprobed, bool may_wait)
+bool dms_recreate_short(const struct dms_recreate_plan *p, size_t unprobed)
 {
-	if (!p || !may_wait)
-		return false;
-	return unprobed > 0 || p->istore_count < p->old_istore_count;
+	return p && (unprobed > 0 || p->istore_count < p->old_istore_count);
 }
 
 int dms_recreate_run(const struct dms_recreate_plan *p, const struct dms_recreate_io *io,

@@ -69,14 +69,13 @@ struct dms_recreate_plan {
  * disks given, are ever in the plan: never another pool's device. */
 int dms_recreate_plan(const struct dms_recreate_spec *s, struct dms_recreate_plan *p);
 
-/* Whether a due recreate (plan from dms_recreate_plan) waits for more
- * instance-store disks instead of running now: while may_wait (the members'
- * wait of `assemble --wait-members` lasts), as long as udev has not probed
- * every NVMe disk (unprobed > 0), or the new pool would have fewer
- * instance-store members than the old one had (a disk not yet visible: on a
- * stop/start the instance comes back with the same number of disks). Once
- * the wait is over (or there is none), the recreate runs over what is there. */
-bool dms_recreate_waits(const struct dms_recreate_plan *p, size_t unprobed, bool may_wait);
+/* Whether a due recreate (plan from dms_recreate_plan) is short of
+ * instance-store disks: udev has not probed every NVMe disk (unprobed > 0),
+ * or the new pool would have fewer instance-store members than the old one
+ * had (on a stop/start the instance comes back with as many disks, so one is
+ * not visible yet). While `assemble --wait-members` lasts, a short recreate
+ * waits; after it (or with no wait) it runs over what is there, warned. */
+bool dms_recreate_short(const struct dms_recreate_plan *p, size_t unprobed);
 
 /* The write order of a recreate (crash-safe, docs/FORMAT.md §6.4). */
 enum dms_recreate_step {

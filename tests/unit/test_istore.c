@@ -315,22 +315,20 @@ static void test_recreate_plan(void **state)
 		assert_true(f.map[i] != 4);
 	}
 
-	/* both blank disks are there: no wait, unless udev has not probed them all */
+	/* both blank disks are there: not short, unless udev has not probed them all */
 	assert_int_equal(rp.old_istore_count, 2);
-	assert_false(dms_recreate_waits(&rp, 0, true));
-	assert_true(dms_recreate_waits(&rp, 1, true));
-	assert_false(dms_recreate_waits(&rp, 1, false));
-	/* one instance-store disk not visible yet: wait while the members' wait
-	 * lasts, then recreate over the one that is there, never over nothing else */
+	assert_false(dms_recreate_short(&rp, 0));
+	assert_true(dms_recreate_short(&rp, 1));
+	/* one instance-store disk not visible yet: short (assemble waits while
+	 * its members' wait lasts), and the plan over the one that is there is valid */
 	machine();
 	ndev = 3;
 	assert_int_equal(plan(1), 0);
 	assert_int_equal(rp.old_istore_count, 2);
 	assert_int_equal(rp.istore_count, 1);
 	assert_int_equal(rp.label.stripe_count, 0);
-	assert_true(dms_recreate_waits(&rp, 0, true));
-	assert_false(dms_recreate_waits(&rp, 0, false));
-	assert_false(dms_recreate_waits(NULL, 1, true));
+	assert_true(dms_recreate_short(&rp, 0));
+	assert_false(dms_recreate_short(NULL, 1));
 
 	/* complete pool: nothing to do */
 	machine();

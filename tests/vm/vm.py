@@ -223,16 +223,22 @@ def build_template(base_image, workdir):
     return time.monotonic() - t0
 
 
-def _record_boot(seconds, ncold, resumed=False):
-    """One line per power-on in build/vm-logs/boot-times.tsv (test, seconds,
-    cold disks, booted|resumed): where the suite's time goes (issue 11)."""
-    test = os.environ.get("PYTEST_CURRENT_TEST", "-").split(" ")[0]
+def record_figure(name, *fields):
+    """Append one tab-separated line to build/vm-logs/NAME (issue 11's cost
+    figures): a figure, never a reason to fail a test."""
     try:
         os.makedirs(os.path.join(BUILD, "vm-logs"), exist_ok=True)
-        with open(os.path.join(BUILD, "vm-logs", "boot-times.tsv"), "a") as f:
-            f.write(f"{test}\t{seconds:.1f}\t{ncold}\t{'resumed' if resumed else 'booted'}\n")
+        with open(os.path.join(BUILD, "vm-logs", name), "a") as f:
+            f.write("\t".join(str(x) for x in fields) + "\n")
     except OSError:
-        pass            # a figure, never a reason to fail a test
+        pass
+
+
+def _record_boot(seconds, ncold, resumed=False):
+    """One line per power-on in boot-times.tsv (test, seconds, cold disks,
+    booted|resumed): where the suite's time goes."""
+    test = os.environ.get("PYTEST_CURRENT_TEST", "-").split(" ")[0]
+    record_figure("boot-times.tsv", test, f"{seconds:.1f}", ncold, "resumed" if resumed else "booted")
 
 
 class QemuExited(VMError):

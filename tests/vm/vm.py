@@ -553,7 +553,7 @@ class VM:
         it boots through the image's initramfs (virtio_blk is a module). Every
         other boot keeps the root on NVMe, as on Nitro, with no initramfs."""
         cmdline = ("rw console=ttyS0,115200 panic=-1 "
-                   "systemd.show_status=0 net.ifnames=0 nvme_core.io_timeout=30 quiet loglevel=4 "
+                   "systemd.show_status=auto net.ifnames=0 nvme_core.io_timeout=30 quiet loglevel=4 "
                    "systemd.journald.forward_to_console=0 no_timer_check " + self.cmdline_extra)
         if virtio_root:
             boot = ["-initrd", initrd_path(), "-append", "root=LABEL=root " + cmdline]
@@ -688,7 +688,36 @@ class VM:
                 if self.proc.poll() is not None:
                     raise QemuExited("QEMU exited during boot; console tail:\n" + self.console_tail())
                 if time.monotonic() >= end:
-                    raise VMError("guest did not come up; console tail:\n" + self.console_tail())
+                    raise VMError("guest did not come up; " + self._hung_boot_report())
+
+    def _hung_boot_report(self, grace_s=150):
+        """What a boot that missed its timeout was doing: the vCPU's registers
+        (is it in the kernel's idle loop, waiting on userspace, or spinning),
+        the console (systemd.show_status=auto names a start job that runs
+        long), and, if the guest agent comes up within grace_s (a unit that
+        held the boot until its own start timeout), the boot's journal."""
+        parts = []
+        for i in range(2):
+            try:
+                regs = self.qmp.cmd("human-monitor-command", **{"command-line": "info registers"})
+                parts.append(f"vCPU registers ({i + 1}/2): " + " ".join(
+                    l for l in str(regs).splitlines() if l.startswith("RIP=")))
+            except Exception as e:   # noqa: BLE001 - best effort on a broken guest
+                parts.append(f"(vCPU registers unavailable: {e})")
+            time.sleep(1)
+        parts.append("console tail:\n" + self.console_tail())
+        end = time.monotonic() + grace_s
+        while time.monotonic() < end and self.proc.poll() is None:
+            try:
+                self.qga.connect(5)
+            except VMError:
+                continue
+            parts.append(f"the guest agent came up late; this boot's journal (tail):\n"
+                         + "\n".join(self.journal().splitlines()[-150:]))
+            break
+        else:
+            parts.append(f"(the guest agent did not come up within {grace_s} s more either)")
+        return "\n".join(parts)
 
     def _arm_watchdog(self):
         proc = self.proc

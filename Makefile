@@ -35,7 +35,7 @@ PY      ?= /usr/bin/python3
 
 # check-fresh: everything but the VMs, in a fresh Debian 12 chroot (tools/check-fresh.sh).
 PHONY_SIM := sim bench-cost
-.PHONY: $(PHONY_SIM) check-fresh all check check-unit check-no-failpoints check-unit-san check-valgrind check-vm vm-prep vm-guest bench install clean deps demo lint image man deb check-deb \
+.PHONY: $(PHONY_SIM) check-fresh all unit-build check check-unit check-no-failpoints check-unit-san check-valgrind check-vm vm-prep vm-guest bench install clean deps demo lint image man deb check-deb \
 	fuzz check-fuzz fuzz-build fuzz-seeds fuzz-coverage
 
 all: $(B)/dmscale $(B)/dmscale-attach
@@ -157,10 +157,15 @@ check-valgrind: $(TESTS)
 # fuzz runs; on a clean checkout it has already run check-unit, lint and
 # check-deb on this very commit (in the chroot, from `git archive HEAD`), and
 # kept its package: they are not run twice. With uncommitted changes they run
-# here too (check-fresh tests HEAD only). check-vm starts once vm-prep and
-# the unit lane are done (on a clean tree, beside the end of check-fresh).
+# here too (check-fresh tests HEAD only). check-vm starts once vm-prep,
+# unit-build and check-fuzz are done (on a clean tree, beside the end of
+# check-fresh and the sanitised and valgrind runs, which run at low priority).
 check:
 	@tools/check.sh $(B) '$(MAKE)'
+
+# The normal build and its unit-test binaries: built once, before the stages
+# that read build/ (check-valgrind, check-vm) run beside each other.
+unit-build: all $(TESTS)
 
 # Fuzzing (docs/FUZZING.md): libFuzzer harnesses tests/fuzz/fuzz_NAME.c, built
 # with clang against the product sources (SRCS) compiled into build-fuzz/ with
@@ -171,7 +176,7 @@ check:
 FUZZ_CC      ?= clang
 FB           := build-fuzz
 FUZZ_SECONDS ?= 300
-FUZZ_CHECK_SECONDS ?= 10
+FUZZ_CHECK_SECONDS ?= 20
 FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
 		-std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla -Wno-unused-parameter \
 		-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DDMSCALE_VERSION='"$(VERSION)"' -I. $(PKG_CFLAGS)

@@ -35,7 +35,7 @@ PY      ?= /usr/bin/python3
 
 # check-fresh: everything but the VMs, in a fresh Debian 12 chroot (tools/check-fresh.sh).
 PHONY_SIM := sim bench-cost
-.PHONY: $(PHONY_SIM) check-fresh all unit-build check check-unit check-no-failpoints check-unit-san check-valgrind check-vm vm-prep vm-guest bench install clean deps demo lint image man deb check-deb \
+.PHONY: $(PHONY_SIM) check-fresh all check check-unit check-no-failpoints check-unit-san check-valgrind check-vm vm-prep vm-guest bench install clean deps demo lint image man deb check-deb \
 	fuzz check-fuzz fuzz-build fuzz-seeds fuzz-coverage
 
 all: $(B)/dmscale $(B)/dmscale-attach
@@ -157,15 +157,10 @@ check-valgrind: $(TESTS)
 # fuzz runs; on a clean checkout it has already run check-unit, lint and
 # check-deb on this very commit (in the chroot, from `git archive HEAD`), and
 # kept its package: they are not run twice. With uncommitted changes they run
-# here too (check-fresh tests HEAD only). check-vm starts once vm-prep,
-# unit-build and check-fuzz are done (on a clean tree, beside the end of
-# check-fresh and the sanitised and valgrind runs, which run at low priority).
+# here too (check-fresh tests HEAD only). check-vm starts once vm-prep and
+# the unit lane are done (on a clean tree, beside the end of check-fresh).
 check:
 	@tools/check.sh $(B) '$(MAKE)'
-
-# The normal build and its unit-test binaries: built once, before the stages
-# that read build/ (check-valgrind, check-vm) run beside each other.
-unit-build: all $(TESTS)
 
 # Fuzzing (docs/FUZZING.md): libFuzzer harnesses tests/fuzz/fuzz_NAME.c, built
 # with clang against the product sources (SRCS) compiled into build-fuzz/ with

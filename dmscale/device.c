@@ -248,8 +248,20 @@ int dms_device_read_label(struct dms_device *d, struct dms_label *l, unsigned *c
 
 int dms_device_label_refusal(const struct dms_device *d, int r, const char *fix)
 {
+	if (r == -EPROTONOSUPPORT)
+		return log_error_errno(-r, "%s: holds a dmscale label of a newer format than dmscale %s reads; refusing, "
+				       "nothing was written. Use it with a newer dmscale", d->node, DMSCALE_VERSION);
+	if (dms_label_error_is_content(r))
+		return log_error_errno(-r, "%s: holds a damaged dmscale label (%m); refusing (%s)", d->node, fix);
+	if (r == -ETIMEDOUT)
+		return log_error_errno(ETIMEDOUT, "%s: its label read got no answer within %d s: the device is not "
+				       "answering (its label is not known to be damaged); refusing, nothing was "
+				       "written. Check the volume (dmesg, its EBS status) and run the command again "
+				       "once it answers", d->node, DMS_LABEL_IO_TIMEOUT_MS / 1000);
 	if (r != -EBUSY)
-		return log_error_errno(-r, "%s: holds a damaged dmscale label; refusing (%s)", d->node, fix);
+		return log_error_errno(-r, "%s: its label cannot be read (%m; it is not known to be damaged); refusing, "
+				       "nothing was written. Check the device (dmesg, the volume's EBS status) and "
+				       "run the command again", d->node);
 	/* aio.c sent it no I/O: a request to it is stuck past its deadline (stuck.h) */
 	struct stat st = { 0 };
 	dev_t key_dev = d->devnum;

@@ -68,7 +68,10 @@ int dms_device_read_label(struct dms_device *d, struct dms_label *l, unsigned *c
 /* A command that needs d's label refuses d because reading it failed with r
  * (neither 0 nor -ENODATA): logs why and returns r. -EBUSY, when another
  * dmscale process has an I/O to d stuck past its deadline (stuck.h), says so
- * (which process, since when, what to do); anything else is a damaged label
+ * (which process, since when, what to do); a timeout or another read error
+ * says the device did not answer or could not be read (never "damaged", and
+ * never advises <fix>); a label of a newer version says to upgrade; only the
+ * contents errors of dms_label_error_is_content are a damaged label
  * ("refusing (<fix>)"). */
 int dms_device_label_refusal(const struct dms_device *d, int r, const char *fix);
 /* Read the label areas of n devices in ONE submit and wait for all of them.

@@ -1,6 +1,7 @@
 /* Instance-store NVMe disks (pure): classification and the blank-disk rule. */
 #include "dmscale/istore.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -64,6 +65,10 @@ const char *dms_istore_refusal(const struct dms_istore_disk *d)
 		return "it is smaller than 1 GiB";
 	if (d->label > 0)
 		return "it carries a dmscale label";
+	if (d->label == -ETIMEDOUT || d->label == -EBUSY)
+		return "it does not answer (its label read timed out)";
+	if (d->label < 0 && !dms_label_error_is_content(d->label))
+		return "its label cannot be read (I/O error)";
 	if (d->label < 0)
 		return "it holds a damaged dmscale label";
 	if (d->signature)

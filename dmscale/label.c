@@ -327,6 +327,11 @@ static int label_equal(const struct dms_label *a, const struct dms_label *b)
 	return 1;
 }
 
+bool dms_label_error_is_content(int r)
+{
+	return r == -EBADMSG || r == -EINVAL || r == -EPROTONOSUPPORT || r == -EMSGSIZE || r == -EUCLEAN;
+}
+
 int dms_label_pick(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
 		   struct dms_label *out, unsigned *copies_ok)
 {

@@ -98,6 +98,12 @@ int dms_label_decode(const uint8_t *buf, size_t buflen, unsigned copy, struct dm
 int dms_label_pick(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
 		   struct dms_label *out, unsigned *copies_ok);
 
+/* True when r, an error of dms_label_decode or dms_label_pick, says the label
+ * area was read and holds a dmscale label that cannot be used (torn, corrupt,
+ * inconsistent, or a newer version); false for "no label" (-ENODATA) and for
+ * every error of the read itself (I/O error, timeout, stuck device). */
+bool dms_label_error_is_content(int r);
+
 /* Structural checks: version, name non-empty and NUL-terminated with only
  * [A-Za-z0-9_.-], member_count in 1..DMS_MAX_MEMBERS, member_index < count,
  * members[member_index].uuid == member_uuid, no duplicate member uuids,

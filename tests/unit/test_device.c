@@ -234,6 +234,53 @@ static void test_stuck_elsewhere_is_not_a_damaged_label(void **state)
 	free(l);
 }
 
+/* A device whose label read times out, or fails, is refused as one that
+ * did not answer, or could not be read: never as "a damaged dmscale label",
+ * and never with the --force advice that would overwrite it (a slow EBS
+ * volume's pool member would be lost). Only contents errors are damage. */
+static void test_unanswered_read_is_not_a_damaged_label(void **state)
+{
+	(void)state;
+	struct dms_device d;
+	struct dms_label *l = calloc(1, sizeof(*l));
+	unsigned ok;
+	make_disk(&d, 0);
+	make_label(l, 1, 0, 1);
+	assert_int_equal(dms_device_write_label(&d, l), 0);
+	fake.answer = 0;
+	int r = dms_device_read_label(&d, l, &ok);
+	assert_int_equal(r, -ETIMEDOUT);
+	log_set_sink(keep_errors, NULL);
+	last_error[0] = '\0';
+	assert_int_equal(dms_device_label_refusal(&d, r, "use --force to overwrite"), -ETIMEDOUT);
+	assert_non_null(strstr(last_error, "no answer within 10 s"));
+	assert_null(strstr(last_error, "holds a damaged"));
+	assert_null(strstr(last_error, "--force"));
+	last_error[0] = '\0';
+	assert_int_equal(dms_device_label_refusal(&d, -EIO, "use --force to overwrite"), -EIO);
+	assert_non_null(strstr(last_error, "cannot be read"));
+	assert_null(strstr(last_error, "--force"));
+	assert_non_null(strstr(last_error, "not known to be damaged"));
+	last_error[0] = '\0';
+	assert_int_equal(dms_device_label_refusal(&d, -EPROTONOSUPPORT, "use --force to overwrite"),
+			 -EPROTONOSUPPORT);
+	assert_non_null(strstr(last_error, "newer format"));
+	assert_null(strstr(last_error, "--force"));
+	for (int e = 0; e < 5; e++) {                    /* the contents errors */
+		static const int errs[] = { EBADMSG, EINVAL, EMSGSIZE, EUCLEAN, EBADMSG };
+		last_error[0] = '\0';
+		assert_int_equal(dms_device_label_refusal(&d, -errs[e], "use --force to overwrite"), -errs[e]);
+		assert_non_null(strstr(last_error, "holds a damaged dmscale label"));
+		assert_non_null(strstr(last_error, "use --force to overwrite"));
+	}
+	log_set_sink(quiet, NULL);
+	fake_complete_all();                 /* the device answers late */
+	assert_int_equal(dms_aio_reap(), 0);
+	fake.answer = 1;
+	dms_device_close(&d);
+	free(l);
+}
+
 /* A small device has no label area: -ENODATA without any I/O. */
 static void test_too_small(void **state)
 {
@@ -342,6 +389,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_invalid_label_writes_nothing, fake_install, fake_remove),
 		cmocka_unit_test_setup_teardown(test_stuck_read, fake_install, fake_remove),
 		cmocka_unit_test_setup_teardown(test_too_small, fake_install, fake_remove),
+		cmocka_unit_test_setup_teardown(test_unanswered_read_is_not_a_damaged_label, fake_install,
+						fake_remove),
 		cmocka_unit_test_setup_teardown(test_stuck_elsewhere_is_not_a_damaged_label, fake_install,
 						fake_remove),
 		cmocka_unit_test(test_open_checks_rdev),

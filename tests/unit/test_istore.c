@@ -76,6 +76,12 @@ static void test_refusal(void **state)
 	assert_non_null(strstr(dms_istore_refusal(&d), "label"));
 	d.label = -EBADMSG;
 	assert_non_null(strstr(dms_istore_refusal(&d), "damaged"));
+	/* a disk that did not answer, or failed the read, is refused, but its
+	 * label is not known to be damaged */
+	d.label = -ETIMEDOUT;
+	assert_non_null(strstr(dms_istore_refusal(&d), "does not answer"));
+	d.label = -EIO;
+	assert_non_null(strstr(dms_istore_refusal(&d), "cannot be read"));
 	d.label = 0;
 	d.size_bytes = GIB - 1;
 	assert_non_null(dms_istore_refusal(&d));

@@ -285,13 +285,9 @@ def _cases(b, r):
     return cases
 
 
-# FORMAT.md / pool.c: a member with only one valid label copy gets the other
-# rewritten at assembly. Until it is, a cut that leaves one copy is counted in
-# the results and covered by test_torn_label_copy_repaired; set this to True
-# once that test passes, so every cut state must also end with both copies.
-REQUIRE_COPY_REPAIR = True     # the core repairs a torn copy at assembly (FORMAT.md §5.2)
-COPY_BUG = ("torn label copy never repaired: dmscale/pool.c:185 warns 'only label copy X is "
-            "valid; it will be rewritten' but no code path rewrites it (issue 12)")
+# FORMAT.md §5.2: a member with only one valid label copy (or a stale one) gets
+# it rewritten at assembly, so every cut state must also end with both copies
+# valid; a copy left torn is reported apart from the other failures.
 
 
 def _is_copy_problem(msg):
@@ -372,8 +368,7 @@ def test_power_cut_at_every_flush(bed, scenario):
     assert res["distinct_states_checked"] > 1
     assert not res["hard"], (f"{len(res['hard'])} of {res['distinct_states_checked']} cut states failed:\n"
                              + "\n\n".join(res["hard"][:5]))
-    if REQUIRE_COPY_REPAIR:
-        assert not res["copies"], "\n".join(res["copies"][:5])
+    assert not res["copies"], "\n".join(res["copies"][:5])
 
 
 @pytest.mark.parametrize("torn", ["B-blank", "A-bad-checksum"])

@@ -45,11 +45,14 @@ struct dms_istore_disk {
 const char *dms_istore_refusal(const struct dms_istore_disk *d);
 
 #define DMS_ISTORE_MAX 24
+/* How long init waits for udev to probe NVMe disks of unknown kind before
+ * choosing the instance-store tier without them (init early at boot). */
+#define DMS_ISTORE_PROBE_WAIT_MS 30000u
 
 struct dms_istore_list {
 	size_t n;
 	struct dms_istore_disk disk[DMS_ISTORE_MAX];
-	size_t uninitialized;   /* NVMe disks udev has not probed yet (kind unknown) */
+	size_t uninitialized;   /* NVMe disks udev has not probed yet (kind unknown; not EBS by the kernel's identify data) */
 };
 
 /* The instance-store disks of this machine (libudev), each with the checks of

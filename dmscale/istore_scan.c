@@ -62,6 +62,13 @@ static void istore_disk(struct udev_device *ud, const char *node, const char *sy
 	 * database has no model yet: every NVMe disk gets ID_MODEL from udev's
 	 * own persistent-storage rules, so a record without one is not final. */
 	if (!udev_device_get_is_initialized(ud) || !udev_device_get_property_value(ud, "ID_MODEL")) {
+		/* the kernel's identify data already tells an EBS volume (its
+		 * serial, its model): no rule makes one instance storage */
+		const struct dms_disk_ident kernel = { .model = attr_up(ud, "nvme", "model"),
+						       .serial = attr_up(ud, "nvme", "serial"),
+						       .vendor_id = attr_up(ud, "pci", "vendor") };
+		if (dms_disk_classify(&kernel) == DMS_DISK_EBS)
+			return;
 		out->uninitialized++;
 		log_debug("%s: not yet probed by udev", node);
 		return;

@@ -9,8 +9,11 @@
 #include <time.h>
 
 #include "dmscale/istore.h"
+#include "dmscale/latewait.h"
 #include "dmscale/log.h"
+#include "dmscale/scan.h"
 #include "dmscale/state.h"
+#include "dmscale/steps.h"
 #include "dmscale/stripe.h"
 #include "dmscale/uuid.h"
 
@@ -48,6 +51,38 @@ int dms_plan_init_tiered(const struct dms_tier_spec *spec, struct dms_label *l)
 	return dms_label_validate(l);
 }
 
+static uint64_t mono_ms(void) { return dms_steps_now_ns() / 1000000u; }
+
+/* init also runs early at boot (cloud-init's bootcmd, a unit): an NVMe disk
+ * udev has not probed yet may be instance storage, and a disk left out now
+ * stays out of the stripe for the pool's life. Scan until udev has probed
+ * every NVMe disk of unknown kind, rescanning on each udev block event, for
+ * at most DMS_ISTORE_PROBE_WAIT_MS; then go on with what is there. */
+static int scan_probed(struct dms_istore_list *is)
+{
+	struct dms_block_watch *w = NULL;
+	(void)dms_block_watch_open(&w);        /* before the scan: no event is missed */
+	const uint64_t t0 = mono_ms();
+	int r;
+	for (bool told = false;; told = true) {
+		if ((r = dms_istore_scan(is)) < 0 || !is->uninitialized)
+			break;
+		const uint64_t elapsed_ms = mono_ms() - t0;
+		if (elapsed_ms >= DMS_ISTORE_PROBE_WAIT_MS) {
+			log_warning("%zu NVMe disk(s) still not probed by udev after %u s: choosing the instance-store "
+				    "disks without them (any of them that is instance storage is not used by this pool)",
+				    is->uninitialized, DMS_ISTORE_PROBE_WAIT_MS / 1000u);
+			break;
+		}
+		if (!told)
+			log_info("%zu NVMe disk(s) not yet probed by udev: waiting up to %u s for them before choosing "
+				 "the instance-store disks", is->uninitialized, DMS_ISTORE_PROBE_WAIT_MS / 1000u);
+		(void)dms_block_watch_wait(w, (int)dms_wait_next_ms(elapsed_ms, DMS_ISTORE_PROBE_WAIT_MS));
+	}
+	dms_block_watch_close(w);
+	return r;
+}
+
 int dms_pool_create_tiered(const struct dms_opts *o, struct dms_device *ebs)
 {
 	static struct dms_istore_list is;
@@ -55,7 +90,8 @@ int dms_pool_create_tiered(const struct dms_opts *o, struct dms_device *ebs)
 	struct dms_tier_spec spec = { .name = o->name, .fstype = o->fstype, .now_unix = (uint64_t)time(NULL),
 				      .ebs_bytes = ebs->size_bytes, .ebs_volume_id = ebs->volume_id,
 				      .chunk_bytes = DMS_STRIPE_CHUNK_BYTES };
-	int r = dms_istore_scan(&is);
+	/* thin does not use instance storage (below): no wait for it */
+	int r = o->target == DMS_TARGET_THIN ? dms_istore_scan(&is) : scan_probed(&is);
 	if (r < 0)
 		return r;
 	uint32_t n = 0;

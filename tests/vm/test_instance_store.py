@@ -155,6 +155,38 @@ def test_one_instance_store_disk_no_stripe(make_vm):
     assert [m["kind"] for m in st2["members"]] == ["ebs"]
 
 
+LATE_RULE = """# test: udev takes 12 s over these disks' first event, as over disks still
+# being probed when init runs early at boot
+ACTION=="add", SUBSYSTEM=="block", KERNEL=="nvme*n*", ENV{DEVTYPE}=="disk", \\
+  ATTRS{serial}=="%s", IMPORT{program}="/bin/sleep 12"
+"""
+
+
+def test_init_waits_for_a_disk_udev_is_still_probing(make_vm):
+    """init early at boot, while udev has not yet probed one of the two
+    instance-store disks (its kind is not known yet): init waits for udev and
+    stripes over both, instead of building a one-disk first tier for the
+    pool's life. An EBS volume still being probed at the same time is not
+    waited for: the kernel's identify data (its vol serial) says what it is."""
+    vm = make_vm()
+    ist = istore_disks(vm, 2)
+    ebs, ebs2 = vm.new_disk(GIB), vm.new_disk(GIB)
+    vm.start()
+    vm.write_file("/etc/udev/rules.d/59-test-late.rules", LATE_RULE % f"{ist[1].serial}|{ebs2.serial}")
+    attach_all(vm, [ist[0], ebs])            # installs the model rule; reloads both
+    dev = nvme_by_serial(vm, ebs.serial)
+    n0 = int(vm.sh("ls -d /sys/block/nvme* | wc -l"))
+    vm.hotplug(ist[1])
+    vm.hotplug(ebs2)
+    vm.wait_for(f"[ $(ls -d /sys/block/nvme* | wc -l) -ge {n0 + 2} ]", timeout=60)
+    rc, out, err = vm.run(["dmscale", "init", dev], timeout=180)
+    assert "1 NVMe disk(s) not yet probed by udev: waiting" in err, err   # inside the 12 s; not ebs2
+    t = table(vm)
+    assert t[0].split()[2:4] == ["striped", "2"], (t, err)
+    st = status(vm)
+    assert [m["kind"] for m in st["members"]] == ["instance-store", "instance-store", "ebs"], st
+
+
 def test_daemon_fills_instance_storage_first(bed):
     b = bed()
     vm, sim = b.vm, b.sim

@@ -113,7 +113,7 @@ def bed(make_vm):
 # a test not listed counts as 60).
 EXPECTED_S = {
     "test_bench_smoke.py": 400, "test_cloudinit.py": 420, "test_docker.py": 240,
-    "test_powercut.py": 450, "test_thin.py::test_thin_power_cut": 120,
+    "test_powercut.py": 560, "test_thin.py::test_thin_power_cut": 120,
     "test_crash.py::test_power_cut_at_attach_steps": 120, "test_thin_daemon.py": 250,
     "test_hostile.py": 200, "test_daemon_faults.py::test_sigkill": 110,
     "test_instance_store.py": 120, "test_core.py::test_reboot_with_shuffled": 150,

@@ -263,3 +263,14 @@ def journal_times(vm, pattern, units="-u 'dmscale-attach@*'"):
     """Monotonic timestamps (guest uptime, seconds) of journal lines matching pattern."""
     out = vm.sh(f"journalctl -b --no-pager -o short-monotonic {units} | grep -e '{pattern}' || true")
     return [float(line.split("]", 1)[0].strip("[ ")) for line in out.splitlines() if line.startswith("[")]
+
+
+# QEMU's nvme device cannot set the controller model: this rule gives the
+# disks with serials AWSTESTIS... the model and vendor of EC2 instance storage,
+# as a real instance's udev database shows them (issue 16's tests).
+ISTORE_RULE_PATH = "/etc/udev/rules.d/61-test-instance-store.rules"
+ISTORE_RULE = """# test: these QEMU disks play EC2 instance storage
+ACTION=="add|change", SUBSYSTEM=="block", KERNEL=="nvme*n*", ENV{DEVTYPE}=="disk", \\
+  ATTRS{serial}=="AWSTESTIS*", ENV{ID_MODEL}="Amazon EC2 NVMe Instance Storage", ENV{ID_VENDOR_ID}="0x1d0f"
+"""
+ISTORE_SERIAL_PREFIX = "AWSTESTIS"

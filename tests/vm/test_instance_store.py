@@ -11,20 +11,14 @@ import os
 import time
 
 from ec2bed import daemon_config
-from helpers import GIB, MIB, check_payload, nvme_by_serial, status, write_payload
-
-RULE = """# test: these QEMU disks play EC2 instance storage
-ACTION=="add|change", SUBSYSTEM=="block", KERNEL=="nvme*n*", ENV{DEVTYPE}=="disk", \\
-  ATTRS{serial}=="AWSTESTIS*", ENV{ID_MODEL}="Amazon EC2 NVMe Instance Storage", ENV{ID_VENDOR_ID}="0x1d0f"
-"""
-
+from helpers import GIB, ISTORE_RULE, ISTORE_RULE_PATH, MIB, check_payload, nvme_by_serial, status, write_payload
 
 def istore_disks(vm, n, size=GIB):
     return [vm.new_disk(size, volume_id=f"AWSTESTIS{i:011d}") for i in range(n)]
 
 
 def install_rule(vm):
-    vm.write_file("/etc/udev/rules.d/61-test-instance-store.rules", RULE)
+    vm.write_file(ISTORE_RULE_PATH, ISTORE_RULE)
     vm.sh("udevadm control --reload && udevadm trigger --action=change --subsystem-match=block && "
           "udevadm settle")
 

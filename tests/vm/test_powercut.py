@@ -1,5 +1,7 @@
 """Power cuts that lose the disk's volatile write cache, at every flush boundary
-of `dmscale init` and `dmscale attach` (dm-linear and dm-thin).
+of `dmscale init` and `dmscale attach` (dm-linear and dm-thin), and of the
+recreate that `dmscale assemble` runs when a pool's instance storage comes
+back blank after a stop/start (issue 16).
 
 The data disks are NVMe devices (serial vol…) backed by crashdisk.Server, an NBD
 server that logs every write, FLUSH and FUA in order. One guest boot records the
@@ -10,9 +12,11 @@ state at that cut, and the guest recovers as a boot does, with no human step:
 
     dmscale assemble --all                       (dmscale-assemble.service)
     dmscale attach --udev DEV, for every disk    (udev coldplug: dmscale-attach@)
-    dmscale init ... DEV                         (init scenarios: cloud-init runs it at every boot)
+    dmscale init ... DEV                         (init and recreate scenarios: cloud-init runs
+                                                  it at every boot)
 
-and must end with the pool active and mounted with every member, the
+and must end with the pool active and mounted with every member (recreate:
+the two instance-store disks, striped, and the EBS volume), the
 filesystem grown over the whole target, fsck -n clean, the payload written
 and synced before the operation intact, and both label copies of every member
 valid at the pool's generation (docs/FORMAT.md: stale or torn copies repaired).
@@ -20,6 +24,7 @@ valid at the pool's generation (docs/FORMAT.md: stale or torn copies repaired).
 import hashlib
 import json
 import os
+import struct
 import sys
 import time
 
@@ -28,15 +33,19 @@ import pytest
 import crashdisk
 import labelfmt
 import vm as vmlib
-from helpers import GIB, nvme_by_serial, record_result
+from helpers import GIB, ISTORE_RULE, ISTORE_RULE_PATH, ISTORE_SERIAL_PREFIX, nvme_by_serial, record_result
 
 DISK_BYTES = 1 * GIB          # dmscale refuses devices under 1 GiB
 THIN = ["--target", "thin", "--virtual-size", "4G"]
-SCENARIOS = {                 # name -> (pool, init arguments, attach?)
-    "init-linear": ("il", [], False),
-    "init-thin": ("it", THIN, False),
-    "attach-linear": ("al", [], True),
-    "attach-thin": ("at", THIN, True),
+SCENARIOS = {                 # name -> (pool, init arguments, operation recorded)
+    "init-linear": ("il", [], "init"),
+    "init-thin": ("it", THIN, "init"),
+    "attach-linear": ("al", [], "attach"),
+    "attach-thin": ("at", THIN, "attach"),
+    # 2 instance-store disks (striped) + 1 EBS; the disks come back blank and
+    # `dmscale assemble` recreates the pool over them (recorded last: until
+    # then no instance-store disk is there for the other inits to take)
+    "recreate-linear": ("rc", [], "recreate"),
 }
 SEED = int(os.environ.get("DMSCALE_POWERCUT_SEED", "1"))
 TORN_ALL = os.environ.get("DMSCALE_POWERCUT_TORN") == "all"
@@ -93,10 +102,13 @@ def bed(base_image, tmp_path_factory):
         v.start()
         # recording and checking drive every step by hand: no udev-started attach
         v.sh("ln -sf /dev/null /etc/udev/rules.d/69-dmscale.rules && udevadm control --reload")
+        v.write_file(ISTORE_RULE_PATH, ISTORE_RULE)
+        v.sh("udevadm control --reload")
         b.calibration = _calibrate(b)
+        _mark_mkfs(b)
         b.rec = {}
-        for name, (pool, args, attach) in SCENARIOS.items():
-            b.rec[name] = _record(b, name, pool, args, attach)
+        for name, (pool, args, op) in SCENARIOS.items():
+            b.rec[name] = _record_recreate(b, pool) if op == "recreate" else _record(b, name, pool, args, op)
         v.sh("for m in /mnt/*; do umount $m; done; dmsetup remove_all; sync", timeout=120)
         for d in v.disks.values():
             v.sh(f"blockdev --flushbufs {d.dev}")
@@ -106,6 +118,7 @@ def bed(base_image, tmp_path_factory):
         b.blank = os.path.join(work, "blank.img")
         with open(b.blank, "wb") as f:
             f.truncate(DISK_BYTES)
+        b.parked = _parked_image(work)
         b.results = {}
         yield b
     except BaseException:
@@ -149,14 +162,52 @@ def _calibrate(b):
     return info.strip() + f"; O_DSYNC write: {how}; libaio O_DSYNC write: {aio}"
 
 
-def _record(b, name, pool, args, attach):
+# The mkfs-pending mark (dmscale/state.c) lives on the root filesystem, which
+# no cut rolls back: after the recording it is cleared, so a state cut off in
+# the middle of mkfs would meet a half-made filesystem with no mark, which a
+# real power cut cannot leave (the mark is set and fsynced before mkfs starts).
+# mkfs.ext4 is wrapped to write a marker to a disk of its own before and after
+# the real one, so the log says where mkfs ran; each check sets the mark as a
+# power cut at that point leaves it.
+MKFS_WRAPPER = """#!/bin/sh
+# test (test_powercut): log where mkfs runs, on the marker disk
+dd if=/dev/zero of=%(marker)s bs=4096 count=1 oflag=direct,dsync conv=notrunc status=none
+/usr/sbin/mke2fs -t ext4 "$@"
+rc=$?
+dd if=/dev/zero of=%(marker)s bs=4096 count=1 seek=1 oflag=direct,dsync conv=notrunc status=none
+exit $rc
+"""
+
+
+def _mark_mkfs(b):
     v = b.vm
+    d = v.new_nbd_disk(b.srv, DISK_BYTES)
+    v.hotplug(d)
+    d.dev = nvme_by_serial(v, d.serial)
+    b.marker = d.serial
+    v.write_file("/root/mkfs.ext4", MKFS_WRAPPER % {"marker": d.dev})
+    # mkfs.ext4 is a symlink to mke2fs: point it at the wrapper (this guest's own root)
+    v.sh("chmod 755 /root/mkfs.ext4 && ln -sf /root/mkfs.ext4 /usr/sbin/mkfs.ext4")
+
+
+def _mkfs_window(b, r):
+    """Log positions (first, last) of the marker writes around the recorded
+    operation's mkfs, or None when it ran none."""
+    w = [i for i in range(r["start"], r["end"]) if b.srv.log[i][1] == b.marker and b.srv.log[i][0] != crashdisk.FLUSH]
+    assert len(w) in (0, 2), f"mkfs ran {len(w) / 2} times in the recording"
+    return (w[0], w[1]) if w else None
+
+
+def _record(b, name, pool, args, op):
+    v = b.vm
+    attach = op == "attach"
     disks = [v.new_nbd_disk(b.srv, DISK_BYTES) for _ in range(2 if attach else 1)]
     for d in disks:
         v.hotplug(d)
         d.dev = nvme_by_serial(v, d.serial)
     init = ["dmscale", "init", "--name", pool, "--mountpoint", f"/mnt/{pool}", *args, disks[0].dev]
-    r = {"pool": pool, "args": args, "attach": attach, "disks": disks}
+    r = {"pool": pool, "args": args, "attach": attach, "op": op, "disks": disks, "members": len(disks),
+         "init_dev": disks[0]}
     if attach:
         v.run(init, timeout=180)
         v.sh(f"head -c 4M /dev/urandom > /mnt/{pool}/payload; sync")
@@ -172,7 +223,59 @@ def _record(b, name, pool, args, attach):
     return r
 
 
-def _check_script(r, exp_members):
+def _record_recreate(b, pool):
+    """A pool over 2 instance-store disks (striped) and an EBS volume, with a
+    payload; then the "stop/start": the pool is stopped and the instance-store
+    disks come back blank (zeroed in the guest, so the log holds it), and
+    `dmscale assemble` (what dmscale-assemble.service runs at boot) recreates
+    the pool over them. That assemble is the recorded operation."""
+    v = b.vm
+    ist = [v.new_nbd_disk(b.srv, DISK_BYTES, volume_id=f"{ISTORE_SERIAL_PREFIX}{90 + i:011d}") for i in range(2)]
+    ebs = v.new_nbd_disk(b.srv, DISK_BYTES)
+    disks = ist + [ebs]
+    for d in disks:
+        v.hotplug(d)
+        d.dev = nvme_by_serial(v, d.serial)
+    v.sh("udevadm settle")
+    mp = f"/mnt/{pool}"
+    v.run(["dmscale", "init", "--name", pool, "--mountpoint", mp, ebs.dev], timeout=180)
+    table = v.sh(f"dmsetup table dmscale-{pool}")
+    assert table.split("\n")[0].split()[2:4] == ["striped", "2"], table
+    v.sh(f"head -c 1M /dev/urandom > {mp}/payload; umount {mp}; dmsetup remove dmscale-{pool}")
+    for d in ist:
+        v.sh(f"blkdiscard -z {d.dev}", timeout=300)
+    v.sh("sync; " + "; ".join(f"blockdev --flushbufs {d.dev}" for d in disks))
+    start = b.srv.mark()
+    v.run(["dmscale", "assemble", "--name", pool], timeout=180)
+    end = b.srv.mark()
+    st = json.loads(v.sh(f"dmscale status --json --name {pool}"))
+    assert [m["kind"] for m in st["members"]] == ["instance-store", "instance-store", "ebs"], st
+    return {"pool": pool, "args": [], "attach": False, "op": "recreate", "disks": disks, "members": 3,
+            "init_dev": ebs, "start": start, "end": end}
+
+
+def _parked_image(work):
+    """What the instance-store disks of the recreate scenario serve while the
+    other scenarios are checked: a swap signature, so that no init takes them
+    as blank instance storage (the pools recorded before them had none)."""
+    p = os.path.join(work, "parked.img")
+    with open(p, "wb") as f:
+        f.truncate(DISK_BYTES)
+        f.seek(1024)
+        f.write(struct.pack("<III", 1, DISK_BYTES // 4096 - 1, 0))   # version 1, last page, no bad pages
+        f.seek(4096 - 10)
+        f.write(b"SWAPSPACE2")
+    return p
+
+
+def _park(b, names):
+    """Serve the disks `names` as absent from the pool under test: blank, or,
+    for instance-store disks, the parked image."""
+    for n in names:
+        b.srv.exports[n].swap(b.parked if n.startswith(ISTORE_SERIAL_PREFIX) else b.blank)
+
+
+def _check_script(r, exp_members, mkfs_pending=False):
     pool = r["pool"]
     devs = " ".join(d.dev for d in r["disks"])
     mp = f"/mnt/{pool}"
@@ -182,6 +285,8 @@ def _check_script(r, exp_members):
         # the disks' contents were swapped under the guest: drop what it cached of them
         # (dmscale reads only ID_SERIAL_SHORT from udev, which did not change)
         f"for d in {devs}; do blockdev --flushbufs $d; done; res swapped 0",
+        f"mkdir -p /var/lib/dmscale/{pool}; " + (f"touch /var/lib/dmscale/{pool}/mkfs-pending" if mkfs_pending
+                                                 else f"rm -f /var/lib/dmscale/{pool}/mkfs-pending"),
     ]
     if r["attach"]:
         lines.append(f"mkdir -p /var/lib/dmscale/{pool}; echo {r['disks'][1].volume_id} > "
@@ -191,20 +296,22 @@ def _check_script(r, exp_members):
         f"for d in {devs}; do dmscale attach --udev $d; res attach-udev $d $?; done",
     ]
     if not r["attach"]:
-        init = " ".join(["dmscale", "init", "--name", pool, "--mountpoint", mp, *r["args"], r["disks"][0].dev])
+        init = " ".join(["dmscale", "init", "--name", pool, "--mountpoint", mp, *r["args"], r["init_dev"].dev])
         lines.append(f"{init}; res init $?")
     lines += [
         f"findmnt -n {mp} >/dev/null; res mounted $?",
         f"dmscale status --json --name {pool} > /tmp/st.json; res status $?",
         "echo '@@json' $(tr -d '\\n' < /tmp/st.json)",
         f"dumpe2fs -h /dev/mapper/dmscale-{pool} 2>/dev/null | "
-        "awk -F: '/^Block count/{c=$2} /^Block size/{s=$2} END{print \"@@ fsbytes\", c*s}'",
+        # printf: mawk prints a product over 2^31 as %.6g (3.21808e+09)
+        "awk -F: '/^Block count/{c=$2} /^Block size/{s=$2} END{printf \"@@ fsbytes %.0f\\n\", c*s}'",
     ]
     if r["attach"]:
         lines.append(f"echo '{r['sum'].strip()}' | sha256sum -c --quiet; res payload $?")
     lines += [
         f"umount {mp}; res umount $?",
-        f"e2fsck -fn /dev/mapper/dmscale-{pool} > /tmp/fsck.out 2>&1; res fsck $?",
+        f"e2fsck -fn /dev/mapper/dmscale-{pool} > /tmp/fsck.out 2>&1; c=$?; res fsck $c; "
+        "[ $c -eq 0 ] || tail -c 1200 /tmp/fsck.out",
         f"rm -f /var/lib/dmscale/{pool}/pending",
         "dmsetup remove_all; res teardown $?",
         f"for d in {devs}; do blockdev --flushbufs $d; done",
@@ -228,7 +335,7 @@ def _verify(out, r, exp_members, images):
             res[" ".join(w[1:-1])] = int(w[-1])
     bad = [f"{k} exited {v}" for k, v in res.items()
            if v != 0 and k not in ("assemble",) and not k.startswith("attach-udev")]
-    if res.get("assemble", 0) not in (0,) and r["attach"]:
+    if res.get("assemble", 0) not in (0,) and r["op"] in ("attach", "recreate"):
         bad.append(f"assemble --all exited {res['assemble']}")
     if js is None:
         bad.append("no status")
@@ -307,38 +414,45 @@ def _run_scenario(b, scenario):
            "fua": sum(1 for rec in log if rec[4])}
     t0 = time.monotonic()
     seen, hard, copies, checked, steps = set(), [], [], 0, {}
-    exp_members = 2 if r["attach"] else 1
+    exp_members = r["members"]
     case_dir = os.path.join(b.work, "case")
     os.makedirs(case_dir, exist_ok=True)
     # disks of the other scenarios read as blank: only this pool is there to assemble
-    for n in others:
-        b.srv.exports[n].swap(b.blank)
+    _park(b, others)
     cases = _cases(b, r)
     res["cut_points"] = len(cases)
     if MAX_CUTS and len(cases) > MAX_CUTS:
         step = len(cases) / MAX_CUTS
         cases = [cases[int(i * step)] for i in range(MAX_CUTS)]
         res["sampled"] = len(cases)
+    window = _mkfs_window(b, r)
+    res["mkfs_window"] = [window[0] - r["start"], window[1] - r["start"]] if window else None
     for pos, torn in cases:
+        # in the middle of mkfs, its mark is set (set before the first marker write,
+        # cleared after the second: a cut between them leaves it)
+        pending = window is not None and window[0] < pos <= window[1]
         imgs = []
         for n in names:
             p = os.path.join(case_dir, f"{n}.img")
             b.rep.image(pos, n, p, torn=torn)
             imgs.append(p)
-        key = _image_key(imgs)
+        key = _image_key(imgs) + ("+mkfs-pending" if pending else "")
         if key in seen:
             continue
         seen.add(key)
+        res["mkfs_pending_states"] = res.get("mkfs_pending_states", 0) + pending
         before = [labelfmt.read_image(p) for p in imgs]
         for n, p in zip(names, imgs):
             b.srv.exports[n].swap(p)
-        rc, out, err = v.run(["/bin/sh", "-c", _check_script(r, exp_members)], timeout=300, check=False)
+        rc, out, err = v.run(["/bin/sh", "-c", _check_script(r, exp_members, pending)], timeout=300, check=False)
         checked += 1
         _step_times(out, steps)
         bad = _verify(out, r, exp_members, imgs)
         desc = ["A " + (x if isinstance(x, str) else f"gen {x['generation']}") + ", B " +
                 (y if isinstance(y, str) else f"gen {y['generation']}") for x, y in before]
-        head = f"cut at log {pos}{' torn' if torn else ''} (labels before: {desc}): "
+        head = (f"cut at log {pos} (recording +{pos - r['start']} of {r['end'] - r['start']}, mkfs window "
+                f"{res['mkfs_window']}){' torn' if torn else ''}{' mkfs-pending' if pending else ''} "
+                f"(labels before: {desc}): ")
         tail = "\n" + "\n".join(l for l in (out + err).splitlines() if not l.startswith("@@json"))[-1500:]
         h = [m for m in bad if not _is_copy_problem(m)]
         c = [m for m in bad if _is_copy_problem(m)]
@@ -378,8 +492,7 @@ def test_torn_label_copy_repaired(bed, torn):
     b, v = bed, bed.vm
     r = b.rec["init-linear"]
     d = r["disks"][0]
-    for n in b.srv.exports:
-        b.srv.exports[n].swap(b.blank)
+    _park(b, list(b.srv.exports))
     img = os.path.join(b.work, f"torn-{torn}.img")
     crashdisk._sparse_copy(d.path, img)
     with open(img, "r+b") as f:

@@ -120,6 +120,11 @@ def section(res):
       "the unit cgroup's memory.peak (all its processes, the aws CLI calls included, and page cache charged "
       f"to it) over its life. One `aws ec2 describe-volumes` alone peaks at {sec.get('aws_maxrss_kib', '?')} KiB "
       "RSS.\n")
+    lw = _idle_alone(sec)
+    if lw:
+        w(f"seed-lvm.ext4's idle figures come from a {lw:.0f} s window of its own, right after its install and "
+          "its loop's start-up, with no dmscale daemon running (it ran in the lvm.ext4 phase, see the end of this "
+          "section).\n")
     w("| system | idle CPU % | memory.peak while idle (KiB) | memory.peak at the end of its trace (KiB) | "
       "install (s) |")
     w("|---|---|---|---|---|")
@@ -151,9 +156,23 @@ def section(res):
       "polls each): the bench stops the unit, unmounts /scratch and drops its fstab line instead.")
     if sec.get("violations"):
         w(f"\nSimulator protocol violations seen: {sec['violations']}")
-    w(f"\nThis section ran on its own VM (`bench/bench.py --only seed`): {_f(sec.get('wall_s'), 0)} s including "
-      "the image and the boot.\n")
+    ph = sec.get("phases") or {}
+    if ph:
+        w(f"\nThis section ran in two runs, each on its own VM (`bench/bench.py --only seed`), times including the "
+          f"image and the boot: dmscale and seed-btrfs at commit {ph.get('dmscale and seed-btrfs commit') or '?'} "
+          f"({_f(ph.get('dmscale and seed-btrfs'), 0)} s), then seed-lvm.ext4 and the SIGKILL steps at commit "
+          f"{ph.get('seed-lvm.ext4 and kill steps commit') or '?'} (`SEED_PHASES=lvm`, {_f(sec.get('wall_s'), 0)} s, "
+          "the same simulator settings and trace; a fresh VM, so lvm.ext4 starts from a fresh instance as btrfs "
+          "did).\n")
+    else:
+        w(f"\nThis section ran on its own VM (`bench/bench.py --only seed`): {_f(sec.get('wall_s'), 0)} s "
+          "including the image and the boot.\n")
     return "\n".join(out) + "\n"
+
+
+def _idle_alone(sec):
+    """The idle window seed-lvm.ext4 had to itself (bench/seed.py lvm_and_kills), if any."""
+    return (sec.get("systems", {}).get("seed-lvm.ext4") or {}).get("idle_window_s")
 
 
 def heads(res):

@@ -183,7 +183,7 @@ def run_trace(B, b, times, mp, who, busy):
         st = vm.qga.call("guest-exec-status", pid=pid)
         if st.get("exited"):
             raise vmlib.VMError(f"trace.py exited early: {B.gwait(vm, pid, 5)}")
-        filled = "fill_done" in vm.sh(f"cat {mp}/.trace-state 2>/dev/null || true")
+        filled = "fill_done" in vm.sh(f"cat {stop}.state 2>/dev/null || true")
         last = max([t for t, _ in times[t0:]], default=0)
         if filled and time.time() - last > QUIET_S and not busy():
             break

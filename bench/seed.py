@@ -147,9 +147,11 @@ def cpu_ns(vm, unit):
 
 
 def seed_busy(vm):
-    """create-ebs-volume or an aws CLI call is running. The brackets keep the
-    pattern from matching the command line of the `timeout` that runs pgrep."""
-    return vm.run(["pgrep", "-f", "[c]reate-ebs-volume|/usr/bin/[a]ws "], check=False)[0] == 0
+    """create-ebs-volume, an aws CLI call or add_space's storage step (vgextend,
+    lvresize, resize2fs; btrfs device add / balance) is running. The brackets keep
+    the pattern from matching the command line of the `timeout` that runs pgrep."""
+    return vm.run(["pgrep", "-f", "[c]reate-ebs-volume|/usr/bin/[a]ws |[v]gextend |[l]vresize |[r]esize2fs |"
+                   "[b]trfs (device|balance) "], check=False)[0] == 0
 
 
 def loop_lines(vm):
@@ -176,16 +178,21 @@ def run_trace(B, b, times, mp, who, busy):
     wall0 = time.monotonic()
     pid = B.gstart(vm, ["/usr/bin/python3", f"{GSEED}/trace.py", mp, str(FIRST_FRACTION), str(END_BYTES),
                         str(RATE_BPS), str(STEP_BYTES), stop, "50"])
-    # the fill, then quiet: no API call for QUIET_S and nothing in flight
+    # the fill, then quiet: for QUIET_S no API call and the system never seen busy
+    # (a poll can fall between two of the seed's steps: its storage step ends, its
+    # loop sleeps 2 s, then forks the next get_num_devices aws call)
     end = time.monotonic() + 1800
+    last_busy = 0.0
     while True:
         time.sleep(2)
+        if busy():
+            last_busy = time.time()
         st = vm.qga.call("guest-exec-status", pid=pid)
         if st.get("exited"):
             raise vmlib.VMError(f"trace.py exited early: {B.gwait(vm, pid, 5)}")
         filled = "fill_done" in vm.sh(f"cat {stop}.state 2>/dev/null || true")
         last = max([t for t, _ in times[t0:]], default=0)
-        if filled and time.time() - last > QUIET_S and not busy():
+        if filled and time.time() - max(last, last_busy) > QUIET_S and not busy():
             break
         if time.monotonic() > end:
             raise vmlib.VMError(f"{who}: trace did not settle")

@@ -203,7 +203,9 @@ def heads(res):
                           "with its shipped defaults dmscale sizes a volume by the fill rate × 1800 s (clamped to "
                           "1500 GiB), so a 2 GiB/s fill buys the largest volume at once (issue 15 part 2).")
         if e.get("idle_cpu_percent") and d.get("idle_cpu_percent"):
-            hs.append(f"idle CPU, {n} ÷ dmscale (measured): {e['idle_cpu_percent'] / d['idle_cpu_percent']:.1f}×")
+            hs.append(f"idle CPU, {n} ÷ dmscale (measured): {e['idle_cpu_percent'] / d['idle_cpu_percent']:.1f}×"
+                      + (" (not the same window: the lvm.ext4 phase ran on its own)" if e.get("idle_window_s")
+                         else ""))
         if e.get("api_calls_per_volume") and d.get("api_calls_per_volume"):
             hs.append(f"API calls per added volume: {n} {e['api_calls_per_volume']:.1f}, "
                       f"dmscale {d['api_calls_per_volume']:.1f}")
@@ -216,7 +218,9 @@ def heads(res):
     ks = sec.get("kill_steps") or []
     if ks:
         hs.append("amazon-ebs-autoscale orphans after SIGKILL: " + ", ".join(
-            f"{k['killed_during']} {k['orphaned_no_delete_on_termination']}" for k in ks if not k.get("not_run")))
+            f"{k['killed_during']} {k['orphaned_no_delete_on_termination']}"
+            + (f" (+{k['attached_unused_until_termination']} attached, unused)"
+               if k.get("attached_unused_until_termination") else "") for k in ks if not k.get("not_run")))
     return hs, ls
 
 

@@ -1099,8 +1099,14 @@ def main():
     if args.only:
         with open(args.out) as fh:
             old = json.load(fh)
-        old.setdefault("meta", {})[f"{args.only}_commit"] = res["meta"]["dmscale_commit"]
-        old.get("errors", {}).pop(args.only, None)
+        meta = old.setdefault("meta", {})
+        if meta.get(f"{args.only}_commit"):        # a section re-run in part (SEED_PHASES) names both runs
+            meta[f"{args.only}_previous_commit"] = meta[f"{args.only}_commit"]
+        meta[f"{args.only}_commit"] = res["meta"]["dmscale_commit"]
+        meta.pop(f"{args.only}_previous_error", None)
+        prev_err = old.get("errors", {}).pop(args.only, None)
+        if prev_err:
+            meta[f"{args.only}_previous_error"] = prev_err.splitlines()[0][:300]
         if not old.get("errors"):
             old.pop("errors", None)
         if old["meta"].get("partial"):

@@ -120,6 +120,11 @@ def section(res):
       "the unit cgroup's memory.peak (all its processes, the aws CLI calls included, and page cache charged "
       f"to it) over its life. One `aws ec2 describe-volumes` alone peaks at {sec.get('aws_maxrss_kib', '?')} KiB "
       "RSS.\n")
+    lw = _idle_alone(sec)
+    if lw:
+        w(f"seed-lvm.ext4's idle figures come from a {lw:.0f} s window of its own, right after its install and "
+          "its loop's start-up, with no dmscale daemon running (it ran in the lvm.ext4 phase, see the end of this "
+          "section).\n")
     w("| system | idle CPU % | memory.peak while idle (KiB) | memory.peak at the end of its trace (KiB) | "
       "install (s) |")
     w("|---|---|---|---|---|")
@@ -151,9 +156,23 @@ def section(res):
       "polls each): the bench stops the unit, unmounts /scratch and drops its fstab line instead.")
     if sec.get("violations"):
         w(f"\nSimulator protocol violations seen: {sec['violations']}")
-    w(f"\nThis section ran on its own VM (`bench/bench.py --only seed`): {_f(sec.get('wall_s'), 0)} s including "
-      "the image and the boot.\n")
+    ph = sec.get("phases") or {}
+    if ph:
+        w(f"\nThis section ran in two runs, each on its own VM (`bench/bench.py --only seed`), times including the "
+          f"image and the boot: dmscale and seed-btrfs at commit {ph.get('dmscale and seed-btrfs commit') or '?'} "
+          f"({_f(ph.get('dmscale and seed-btrfs'), 0)} s), then seed-lvm.ext4 and the SIGKILL steps at commit "
+          f"{ph.get('seed-lvm.ext4 and kill steps commit') or '?'} (`SEED_PHASES=lvm`, {_f(sec.get('wall_s'), 0)} s, "
+          "the same simulator settings and trace; a fresh VM, so lvm.ext4 starts from a fresh instance as btrfs "
+          "did).\n")
+    else:
+        w(f"\nThis section ran on its own VM (`bench/bench.py --only seed`): {_f(sec.get('wall_s'), 0)} s "
+          "including the image and the boot.\n")
     return "\n".join(out) + "\n"
+
+
+def _idle_alone(sec):
+    """The idle window seed-lvm.ext4 had to itself (bench/seed.py lvm_and_kills), if any."""
+    return (sec.get("systems", {}).get("seed-lvm.ext4") or {}).get("idle_window_s")
 
 
 def heads(res):
@@ -184,7 +203,9 @@ def heads(res):
                           "with its shipped defaults dmscale sizes a volume by the fill rate × 1800 s (clamped to "
                           "1500 GiB), so a 2 GiB/s fill buys the largest volume at once (issue 15 part 2).")
         if e.get("idle_cpu_percent") and d.get("idle_cpu_percent"):
-            hs.append(f"idle CPU, {n} ÷ dmscale (measured): {e['idle_cpu_percent'] / d['idle_cpu_percent']:.1f}×")
+            hs.append(f"idle CPU, {n} ÷ dmscale (measured): {e['idle_cpu_percent'] / d['idle_cpu_percent']:.1f}×"
+                      + (" (not the same window: the lvm.ext4 phase ran on its own)" if e.get("idle_window_s")
+                         else ""))
         if e.get("api_calls_per_volume") and d.get("api_calls_per_volume"):
             hs.append(f"API calls per added volume: {n} {e['api_calls_per_volume']:.1f}, "
                       f"dmscale {d['api_calls_per_volume']:.1f}")
@@ -197,7 +218,9 @@ def heads(res):
     ks = sec.get("kill_steps") or []
     if ks:
         hs.append("amazon-ebs-autoscale orphans after SIGKILL: " + ", ".join(
-            f"{k['killed_during']} {k['orphaned_no_delete_on_termination']}" for k in ks if not k.get("not_run")))
+            f"{k['killed_during']} {k['orphaned_no_delete_on_termination']}"
+            + (f" (+{k['attached_unused_until_termination']} attached, unused)"
+               if k.get("attached_unused_until_termination") else "") for k in ks if not k.get("not_run")))
     return hs, ls
 
 

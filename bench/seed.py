@@ -147,9 +147,11 @@ def cpu_ns(vm, unit):
 
 
 def seed_busy(vm):
-    """create-ebs-volume or an aws CLI call is running. The brackets keep the
-    pattern from matching the command line of the `timeout` that runs pgrep."""
-    return vm.run(["pgrep", "-f", "[c]reate-ebs-volume|/usr/bin/[a]ws "], check=False)[0] == 0
+    """create-ebs-volume, an aws CLI call or add_space's storage step (vgextend,
+    lvresize, resize2fs; btrfs device add / balance) is running. The brackets keep
+    the pattern from matching the command line of the `timeout` that runs pgrep."""
+    return vm.run(["pgrep", "-f", "[c]reate-ebs-volume|/usr/bin/[a]ws |[v]gextend |[l]vresize |[r]esize2fs |"
+                   "[b]trfs (device|balance) "], check=False)[0] == 0
 
 
 def loop_lines(vm):
@@ -176,16 +178,21 @@ def run_trace(B, b, times, mp, who, busy):
     wall0 = time.monotonic()
     pid = B.gstart(vm, ["/usr/bin/python3", f"{GSEED}/trace.py", mp, str(FIRST_FRACTION), str(END_BYTES),
                         str(RATE_BPS), str(STEP_BYTES), stop, "50"])
-    # the fill, then quiet: no API call for QUIET_S and nothing in flight
+    # the fill, then quiet: for QUIET_S no API call and the system never seen busy
+    # (a poll can fall between two of the seed's steps: its storage step ends, its
+    # loop sleeps 2 s, then forks the next get_num_devices aws call)
     end = time.monotonic() + 1800
+    last_busy = 0.0
     while True:
         time.sleep(2)
+        if busy():
+            last_busy = time.time()
         st = vm.qga.call("guest-exec-status", pid=pid)
         if st.get("exited"):
             raise vmlib.VMError(f"trace.py exited early: {B.gwait(vm, pid, 5)}")
-        filled = "fill_done" in vm.sh(f"cat {mp}/.trace-state 2>/dev/null || true")
+        filled = "fill_done" in vm.sh(f"cat {stop}.state 2>/dev/null || true")
         last = max([t for t, _ in times[t0:]], default=0)
-        if filled and time.time() - last > QUIET_S and not busy():
+        if filled and time.time() - max(last, last_busy) > QUIET_S and not busy():
             break
         if time.monotonic() > end:
             raise vmlib.VMError(f"{who}: trace did not settle")
@@ -217,8 +224,15 @@ def run_trace(B, b, times, mp, who, busy):
     return r
 
 
+def seed_attached(sim, iid):
+    """What upstream's get_num_devices counts: volumes attached to IID that carry
+    its amazon-ebs-autoscale-creation-time tag (its first volume included)."""
+    return sum(1 for v in list(sim.volumes.values()) if "amazon-ebs-autoscale-creation-time" in v.tags
+               and v.attachment and v.attachment.get("instance") == iid)
+
+
 def seed_provisioned(sim, iid):
-    vols = [v for v in sim.volumes.values() if v.tags.get("source-instance") == iid]
+    vols = [v for v in list(sim.volumes.values()) if v.tags.get("source-instance") == iid]
     return vols
 
 
@@ -256,10 +270,15 @@ def kill_steps(B, b, times, iid):
         before = {v.id for v in seed_provisioned(sim, iid)}
         sim.set_delay(action, 8.0)
         c0 = len(sim.calls)
-        # above the threshold again, then start the loop
-        size = int(vm.sh("python3 -c \"import os;s=os.statvfs('/scratch');print(s.f_blocks*s.f_frsize)\"").strip())
-        vm.run(["/usr/bin/python3", f"{B.G}/cross.py", "/scratch", str(int(0.4 * size)), f"kill-{action}"],
-               timeout=120)
+        # above the threshold again, then start the loop. The threshold is the one the
+        # restarted loop computes (get_num_devices: attached volumes carrying its
+        # creation-time tag), which an earlier step's attached volume may have raised
+        # to 80 %; df's Use% is used / (used + available), so aim 3 points above it
+        thr = seed_threshold(seed_attached(sim, iid))
+        total = int(vm.sh("python3 -c \"import os;s=os.statvfs('/scratch');"
+                          "print((s.f_blocks-s.f_bfree+s.f_bavail)*s.f_frsize)\"").strip())
+        vm.run(["/usr/bin/python3", f"{B.G}/cross.py", "/scratch", str(int((97 - thr) / 100 * total)),
+                f"kill-{action}"], timeout=120)
         vm.run(["systemctl", "start", "ebs-autoscale.service"])
         end = time.monotonic() + 600
         while not any(a == action for a, _ in sim.calls[c0:]):   # on arrival, before the held answer
@@ -297,8 +316,11 @@ def run(B, res):
         for k in ("idle_s", "upstream_commit", "upstream_files", "awscli", "aws_maxrss_kib"):
             if k in old:
                 sec[k] = old[k]
-        sec["phases"] = {"dmscale and seed-btrfs": old.get("wall_s"), "first_run_error": (res.get("errors") or {})
-                         .pop("seed", None)}
+        meta = res.get("meta") or {}
+        sec["phases"] = {"dmscale and seed-btrfs": old.get("wall_s"),
+                         "dmscale and seed-btrfs commit": meta.get("seed_previous_commit"),
+                         "first_run_error": meta.get("seed_previous_error"),
+                         "seed-lvm.ext4 and kill steps commit": meta.get("seed_commit")}
     res["seed"] = sec
     subprocess_run([os.path.join(HERE, "seed-image.sh"), vmlib.VMDIR])
     saved = vmlib.ROOTFS
@@ -413,6 +435,17 @@ def lvm_and_kills(B, b, sec, times, res, only_lvm):
         inst = install_seed(B, b, "lvm.ext4", res)
         sec["systems"]["seed-lvm.ext4"] = dict(inst)
         wait_seed_loop(vm, n0)
+        # idle: its loop alone, right after its start-up (dmscale's daemon is not
+        # running in this phase, so not the btrfs phase's shared window)
+        time.sleep(3)
+        c0, u0 = cpu_ns(vm, "ebs-autoscale.service"), float(vm.sh("cat /proc/uptime").split()[0])
+        time.sleep(IDLE_S)
+        c1, u1 = cpu_ns(vm, "ebs-autoscale.service"), float(vm.sh("cat /proc/uptime").split()[0])
+        e = sec["systems"]["seed-lvm.ext4"]
+        e["idle_window_s"] = u1 - u0
+        e["idle_cpu_percent"] = 100 * (c1 - c0) / 1e9 / (u1 - u0) if c0 is not None and c1 is not None else None
+        e["idle_memory_peak_kib"] = (cg(vm, "ebs-autoscale.service", "memory.peak") or 0) // 1024
+        B.log(f"  idle seed-lvm.ext4 (alone): CPU {e['idle_cpu_percent']}, memory.peak {e['idle_memory_peak_kib']} KiB")
         r = run_trace(B, b, times, "/scratch", "seed-lvm", lambda: seed_busy(vm))
         r["loop_ready"] = True
         r["provisioned_bytes"] = sum(v.size_gib for v in seed_provisioned(sim, sim.instance_id)

@@ -70,3 +70,23 @@ def test_summary():
     assert seed_summary({"seed": bad})["seed_measured"] is True
     del bad["systems"]["seed-btrfs"], bad["systems"]["seed-lvm.ext4"]
     assert seed_summary({"seed": bad}) == {"seed_measured": False}
+
+
+def test_lvm_phase_rerun_names_both_runs_and_no_failure():
+    """A SEED_PHASES=lvm re-run merged into an earlier btrfs run: both runs named,
+    lvm.ext4's own idle window said, and the earlier failure no longer shown."""
+    res = results()
+    res.pop("errors", None)
+    sec = seed_section()
+    sec["wall_s"] = 1500.0
+    sec["systems"]["seed-lvm.ext4"].update(idle_window_s=61.0, idle_cpu_percent=25.0, idle_memory_peak_kib=900)
+    sec["phases"] = {"dmscale and seed-btrfs": 875.0, "dmscale and seed-btrfs commit": "aaaaaaa",
+                     "first_run_error": "VMError: install.sh -f lvm.ext4 failed rc=3",
+                     "seed-lvm.ext4 and kill steps commit": "bbbbbbb"}
+    res["seed"] = sec
+    doc = render.render(res)
+    assert "two runs" in doc and "aaaaaaa" in doc and "bbbbbbb" in doc
+    assert "61 s window of its own" in doc
+    assert "| seed-lvm.ext4 | 25.000 | 900 |" in doc
+    assert "stopped part-way" not in doc and "failed rc=3" not in doc
+    assert "| seed-lvm.ext4 | not measured" not in doc

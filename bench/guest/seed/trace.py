@@ -12,6 +12,7 @@ Meanwhile two threads run until STOPFILE exists:
  * sizes: statvfs every 20 ms; every change of the filesystem size (t, bytes);
  * stall writer: 1 MiB O_DIRECT writes at 2 MiB/s, rewriting a 16 MiB file (no
    space consumed); the longest gap between two completions is the writer stall.
+Writes "fill_done" to STOPFILE.state when the fill is over (ENOSPC included).
 Prints one JSON object. Allocation only (no data) so the rates are not capped by
 how fast the TCG guest moves bytes; ENOSPC shows at allocation as for writes."""
 import errno
@@ -72,7 +73,7 @@ def writer():
     out["stall"].update(max_gap_s=worst, at_rt=worst_at, writes=n, errors=errs)
 
 
-ths = [threading.Thread(target=sizes), threading.Thread(target=writer)]
+ths = [threading.Thread(target=sizes, daemon=True), threading.Thread(target=writer, daemon=True)]
 for t in ths:
     t.start()
 time.sleep(1.0)
@@ -121,7 +122,9 @@ while err is None and st()[1] < end_bytes:
     n += 1
 el = time.monotonic() - t0
 os.close(fd)
-with open(os.path.join(mp, ".trace-state"), "w") as f:
+# the host polls this; beside STOPFILE (tmpfs), not on MP: after ENOSPC a full
+# ext4 cannot take even these 10 bytes, and the trace would never say it is done
+with open(stopfile + ".state", "w") as f:
     f.write("fill_done\n")
 out.update(error=err, allocated=off, fill_s=el, achieved_bps=(off - first) / el if el > 0 else None,
            slowest_step_s=slow, t_end_rt=time.time())

@@ -36,7 +36,11 @@ def mount_id(vm, mp="/var/lib/docker"):
 
 
 def expect_pending(vm, volume_id, name="scratch"):
-    vm.sh(f"mkdir -p /var/lib/dmscale/{name}; echo {volume_id} >> /var/lib/dmscale/{name}/pending")
+    """Pend volume_id as the daemon does: under the pending list's lock
+    (dmscale/pending.h), since an attach may be rewriting the list (its
+    unpend) at the same moment; an append without it could be lost."""
+    d = f"/var/lib/dmscale/{name}"
+    vm.sh(f"mkdir -p {d}; flock {d}/pending.lock sh -c 'echo {volume_id} >> {d}/pending'")
 
 
 def wait_settled(vm, n_min=0, timeout=90):

@@ -206,7 +206,7 @@ def _record(b, name, pool, args, op):
         v.hotplug(d)
         d.dev = nvme_by_serial(v, d.serial)
     init = ["dmscale", "init", "--name", pool, "--mountpoint", f"/mnt/{pool}", *args, disks[0].dev]
-    r = {"pool": pool, "args": args, "attach": attach, "op": op, "disks": disks, "members": len(disks),
+    r = {"pool": pool, "args": args, "op": op, "disks": disks, "members": len(disks),
          "init_dev": disks[0]}
     if attach:
         v.run(init, timeout=180)
@@ -250,7 +250,7 @@ def _record_recreate(b, pool):
     end = b.srv.mark()
     st = json.loads(v.sh(f"dmscale status --json --name {pool}"))
     assert [m["kind"] for m in st["members"]] == ["instance-store", "instance-store", "ebs"], st
-    return {"pool": pool, "args": [], "attach": False, "op": "recreate", "disks": disks, "members": 3,
+    return {"pool": pool, "args": [], "op": "recreate", "disks": disks, "members": 3,
             "init_dev": ebs, "start": start, "end": end}
 
 
@@ -288,14 +288,14 @@ def _check_script(r, exp_members, mkfs_pending=False):
         f"mkdir -p /var/lib/dmscale/{pool}; " + (f"touch /var/lib/dmscale/{pool}/mkfs-pending" if mkfs_pending
                                                  else f"rm -f /var/lib/dmscale/{pool}/mkfs-pending"),
     ]
-    if r["attach"]:
+    if r["op"] == "attach":
         lines.append(f"mkdir -p /var/lib/dmscale/{pool}; echo {r['disks'][1].volume_id} > "
                      f"/var/lib/dmscale/{pool}/pending")
     lines += [
         "dmscale assemble --all; res assemble $?",
         f"for d in {devs}; do dmscale attach --udev $d; res attach-udev $d $?; done",
     ]
-    if not r["attach"]:
+    if r["op"] != "attach":
         init = " ".join(["dmscale", "init", "--name", pool, "--mountpoint", mp, *r["args"], r["init_dev"].dev])
         lines.append(f"{init}; res init $?")
     lines += [
@@ -306,7 +306,7 @@ def _check_script(r, exp_members, mkfs_pending=False):
         # printf: mawk prints a product over 2^31 as %.6g (3.21808e+09)
         "awk -F: '/^Block count/{c=$2} /^Block size/{s=$2} END{printf \"@@ fsbytes %.0f\\n\", c*s}'",
     ]
-    if r["attach"]:
+    if r["op"] == "attach":
         lines.append(f"echo '{r['sum'].strip()}' | sha256sum -c --quiet; res payload $?")
     lines += [
         f"umount {mp}; res umount $?",

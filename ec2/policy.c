@@ -61,6 +61,21 @@ static uint64_t reserve_floor_gib(const struct policy_limits *l, const struct po
 	return (uint64_t)ceil((double)in->pool_gib * (q - 1));
 }
 
+/* The fill rate × fill_horizon_s, at most the pool's size (or min_volume_gib
+ * on an empty pool). The rate is a short EWMA: a step in usage (an image
+ * unpacked, a file fallocated) reads as tens of GiB/s for a few ticks, and
+ * the uncapped term bought max_volume_gib at once (bench section 10: 1500 GiB
+ * for a job that used 300, 5.66×). Capped, one provisioning on rate evidence
+ * at most doubles the pool; a writer that really keeps that pace trips the
+ * lead-time trigger again as soon as the volume is in, so the pool still
+ * grows geometrically. The threshold's deficit (below) is never capped. */
+static uint64_t rate_size_gib(const struct policy_limits *l, const struct policy_input *in, double rate)
+{
+	uint64_t g = gib_ceil(rate * (double)l->fill_horizon_s);
+	uint64_t cap = max_u64(in->pool_gib, l->min_volume_gib);
+	return g < cap ? g : cap;
+}
+
 int policy_decide(const struct policy_limits *l, const struct policy_input *in, struct policy_decision *d)
 {
 	if (!l || !in || !d || l->min_volume_gib == 0 || l->min_volume_gib > l->max_volume_gib)
@@ -106,7 +121,7 @@ int policy_decide(const struct policy_limits *l, const struct policy_input *in, 
 
 	/* size */
 	uint64_t want = in->n_volumes == 0 ? l->initial_volume_gib : l->min_volume_gib;
-	want = max_u64(want, gib_ceil(rate * (double)l->fill_horizon_s));
+	want = max_u64(want, rate_size_gib(l, in, rate));
 	want = max_u64(want, in->pool_gib * l->growth_percent / 100);
 	want = max_u64(want, reserve_floor_gib(l, in));
 	/* bring free space back over the threshold, the percentage applying to

@@ -135,9 +135,26 @@ the volume count stays under max_volumes and the attachment slots."""
     return "big-1.5t", hdr, p, int(t - 120 + 60)
 
 
+def step():
+    p = Piecewise(base=1 * GIB)
+    p.write(10, 54 * GIB, 54 * GIB)                     # to 55 % of the 100 GiB pool within one second
+    t1 = p.write(11, 245 * GIB, 500 * MIB)              # then writes at 500 MiB/s to 300 GiB
+    hdr = f"""shape: 1 GiB used; at t=10 s, 54 GiB more within one second (55 % of the launch
+template's 100 GiB volume, where dmscale's replay starts: an image unpacked, a
+reference fallocated); then 500 MiB/s until 300 GiB are used (t={t1:.0f} s); idle 60 s.
+why: the shape of docs/BENCHMARKS.md section 10 (the side-by-side run with
+amazon-ebs-autoscale in the VM: a jump to 55 % of a 200 GiB disk, then 2 GiB/s
+of fallocate; here a writer's 500 MiB/s, so that a slow attach cannot run any
+policy dry after the jump),
+where dmscale bought one 1500 GiB volume for a 300 GiB job (5.66x): a step
+in usage reads as tens of GiB/s to a short fill-rate average, and rate x horizon
+asked for the largest volume there is. The replay keeps that from coming back."""
+    return "step-500m", hdr, p, int(t1 + 60)
+
+
 def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
-    for name, hdr, fn, t_end in (steady(), genomics(), bursts(), big()):
+    for name, hdr, fn, t_end in (steady(), genomics(), bursts(), big(), step()):
         write(outdir, name, hdr, fn, t_end)
 
 

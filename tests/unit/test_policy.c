@@ -89,10 +89,40 @@ static void test_fill_rate(void **state)
 	assert_true(d.provision);
 	assert_int_equal(d.reason, POLICY_FILL_RATE);
 	assert_int_equal(d.size_gib, 150); /* growth 15 % of 1000 GiB > 60 s × 1 GiB/s */
-	/* a fast rate: sized from the rate (60 s × 30 GiB/s), clamped */
+	/* a fast rate (60 s × 30 GiB/s = 1800 GiB): the rate term buys at most
+	 * the pool's own size (1000 GiB), not max_volume_gib */
 	in.fill_rate_bps = 30.0 * (double)GIB;
 	assert_int_equal(policy_decide(&L, &in, &d), 0);
-	assert_int_equal(d.size_gib, L.max_volume_gib); /* 1800 GiB > max 1500 */
+	assert_int_equal(d.size_gib, 1000);
+	/* a step in usage on a 200 GiB pool (110 GiB in one 1 s tick, EWMA 5 s:
+	 * ~20 GiB/s, 1200 GiB per 60 s): 200 GiB, not 1200 (bench section 10) */
+	in.total_bytes = 200 * GIB;
+	in.pool_gib = 200;
+	in.free_bytes = 90 * GIB;
+	in.fill_rate_bps = 20.0 * (double)GIB;
+	assert_int_equal(policy_decide(&L, &in, &d), 0);
+	assert_true(d.provision);
+	assert_int_equal(d.size_gib, 200);
+	/* the threshold's deficit is not capped: 2 GiB free of a 100 GiB pool
+	 * under a 300 GiB min_free needs 298 GiB at once */
+	struct policy_limits big = L;
+	big.min_free_bytes = 300 * GIB;
+	in.total_bytes = 100 * GIB;
+	in.pool_gib = 100;
+	in.free_bytes = 2 * GIB;
+	assert_int_equal(policy_decide(&big, &in, &d), 0);
+	assert_int_equal(d.size_gib, 298);
+	/* an empty pool: the cap is min_volume_gib, the first step initial_volume_gib */
+	in = base();
+	in.n_volumes = 0;
+	in.pool_gib = 0;
+	in.total_bytes = in.free_bytes = 0;
+	in.fill_rate_bps = 30.0 * (double)GIB;
+	assert_int_equal(policy_decide(&L, &in, &d), 0);
+	assert_int_equal(d.size_gib, L.initial_volume_gib);
+	in = base();
+	in.attach_latency_s = 200;
+	in.fill_rate_bps = (double)GIB;
 	/* moderate rate: size = rate × horizon */
 	in.fill_rate_bps = 4.0 * (double)GIB; /* 240 GiB per 60 s */
 	in.free_bytes = 110 * GIB;
@@ -249,7 +279,7 @@ static void test_deficit_and_odd_values(void **state)
 	in.fill_rate_bps = 1e300;
 	assert_int_equal(policy_decide(&L, &in, &d), 0);
 	assert_true(d.provision);
-	assert_int_equal(d.size_gib, L.max_volume_gib);
+	assert_int_equal(d.size_gib, in.pool_gib);   /* the rate term's cap */
 	in.total_bytes = 0;
 	in.free_bytes = 5;
 	in.fill_rate_bps = 0;

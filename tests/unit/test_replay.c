@@ -22,6 +22,7 @@
 static const char *const traces[] = {
 	"bench/traces/steady-400g.trace", "bench/traces/genomics.trace",
 	"bench/traces/bursts.trace", "bench/traces/big-1.5t.trace",
+	"bench/traces/step-500m.trace",
 };
 #define N_TRACES (sizeof(traces) / sizeof(traces[0]))
 #define BENCH_SEED 15   /* bench/cost.py's */
@@ -44,6 +45,14 @@ static void test_shipped_defaults_no_enospc(void **state)
 		assert_true(r.min_free_gib > 0);
 		assert_true(r.volumes_created + 1 <= cfg.max_volumes);
 		assert_true(r.prov_end_gib >= tr.peak_used / (double)GIB);
+		/* no provisioning on rate evidence buys more than the pool it joins
+		 * (step-500m: the step, read as a rate, bought 1 volume for the whole
+		 * job at once before the cap) */
+		double pool_gib = r.start_gib;
+		for (unsigned v = 0; v < r.volumes_created && v < REPLAY_MAX_VOLUMES; v++) {
+			assert_true((double)r.sizes_gib[v] <= fmax(pool_gib, cfg.initial_volume_gib));
+			pool_gib += (double)r.sizes_gib[v];
+		}
 		/* the other latency draws too: a few seeds */
 		for (uint64_t s = 1; s <= 8; s++) {
 			struct replay_opts o2 = o;

@@ -1,5 +1,6 @@
 """pytest fixtures for the VM test bed."""
 import os
+import re
 import resource
 import shutil
 import sys
@@ -56,6 +57,23 @@ def pytest_runtest_protocol(item, nextitem):
     vmlib.record_figure("cpu.tsv", item.nodeid, f"{_cpu_s() - c0:.1f}", f"{time.monotonic() - t0:.1f}")
 
 
+# kernel lines that say the storage under a test misbehaved (an emulated disk
+# that stopped answering, a hung task), as opposed to the product failing
+KERNEL_TROUBLE = re.compile(r"nvme\S*: .*(timeout|abort|reset|disabl)|blk_update_request|"
+                            r"I/O error|blocked for more than|device-mapper: .*error", re.I)
+
+
+def failure_digest(journal, tail=25):
+    """A failed test's guest journal in a few lines for CI's output: the kernel's
+    storage trouble (if any) and the last lines the dmscale units logged."""
+    lines = journal.splitlines()
+    trouble = [ln for ln in lines if " kernel: " in ln and KERNEL_TROUBLE.search(ln)]
+    ours = [ln for ln in lines if "dmscale" in ln]
+    out = [f"{len(trouble)} kernel storage warning(s)"] + trouble[:10]
+    out += [f"last {min(tail, len(ours))} dmscale journal lines:"] + ours[-tail:]
+    return "\n".join(out)
+
+
 @pytest.fixture
 def make_vm(request, base_image, tmp_path_factory):
     """Factory: make_vm(**kw) -> vmlib.VM, always killed at the end. Logs of a
@@ -72,10 +90,12 @@ def make_vm(request, base_image, tmp_path_factory):
     yield factory
     failed = any(getattr(request.node, "rep_" + w, None) is not None and
                  getattr(request.node, "rep_" + w).failed for w in ("setup", "call"))
-    for v in vms:
+    for i, v in enumerate(vms):
         if failed and v.running():
+            journal = v.journal()
             with open(os.path.join(v.workdir, "journal.txt"), "w") as f:
-                f.write(v.journal())
+                f.write(journal)
+            print(f"\n[bed] vm{i}: {failure_digest(journal)}", file=sys.stderr)
         v.kill()
     if failed:
         dest = os.path.join(LOGDIR, request.node.name)

@@ -73,6 +73,10 @@ echo $rc > /root/fill.rc
 """
 
 
+# what moves while the writer works: the file's size, then its dirty pages draining
+FILL_PROGRESS = "stat -c %s /var/lib/docker/fill; grep -E '^(Dirty|Writeback):' /proc/meminfo"
+
+
 def test_daemon_grows_pool_end_to_end(bed):
     b = bed()
     vm, sim = b.vm, b.sim
@@ -98,7 +102,7 @@ def test_daemon_grows_pool_end_to_end(bed):
     chunks = (free0 + 256 * MIB) // (16 * MIB)
     t_write = time.monotonic()
     vm.run(["systemd-run", "--unit=fill", "/bin/sh", "-c", WRITER.format(chunks=chunks, pause=0.1)])
-    vm.wait_for("test -e /root/fill.rc", timeout=90, interval=1)
+    vm.wait_while_progressing("test -e /root/fill.rc", FILL_PROGRESS, stall=60)
     assert vm.sh("cat /root/fill.rc").strip() == "0", "the writer failed (ENOSPC?)\n" + \
         vm.sh("journalctl -b -u 'dmscale*' --no-pager -o cat | tail -40")
     st = wait_settled(vm, 2, timeout=30)

@@ -818,6 +818,26 @@ class VM:
                 raise VMError(f"condition not met in {timeout}s: {script}\n{out}{err}")
             time.sleep(next(sleeps))
 
+    def wait_while_progressing(self, script, progress, stall=60, limit=900):
+        """Poll `script` until it exits 0, for as long as the output of the shell
+        snippet `progress` keeps changing: fail once it has not changed for
+        `stall` seconds (a hung writer), or after `limit` seconds in all. A slow
+        host only makes the wait longer; a stuck guest still fails."""
+        start = time.monotonic()
+        last, changed = None, start
+        while True:
+            rc, out, err = self.run(["/bin/sh", "-c", script], check=False, timeout=30)
+            if rc == 0:
+                return out
+            now = time.monotonic()
+            mark = self.run(["/bin/sh", "-c", progress], check=False, timeout=30)[1]
+            if mark != last:
+                last, changed = mark, now
+            if now - changed > stall or now - start > limit:
+                raise VMError(f"condition not met: {script}\n(progress {progress!r} stayed at "
+                              f"{last.strip()!r} for {now - changed:.0f} s; {now - start:.0f} s in all)")
+            time.sleep(1)
+
     def write_file(self, path, data, mode="0644"):
         self.run(["/bin/sh", "-ec", f'cat > "$1"; chmod {mode} "$1"', "sh", path], stdin=data)
 

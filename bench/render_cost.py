@@ -60,7 +60,7 @@ def section(res=None):
         f = res.get(key)
         if not f:
             continue
-        w(f"\nFleet: {f['instances']} instances, {what}, instance *i* replays trace *i* mod 4, one account's "
+        w(f"\nFleet: {f['instances']} instances, {what}, instance *i* replays trace *i* mod {len(res['meta']['traces'])}, one account's "
           "request buckets (DescribeVolumes/DescribeInstances 100 + 20/s, AttachVolume/ModifyInstanceAttribute/"
           f"DetachVolume 50 + 5/s, CreateVolume/DeleteVolume 100 + 5/s); {f['lost_create'] * 100:.1f} % of "
           "CreateVolume answers lost after EC2 carried the request out.\n")
@@ -72,7 +72,8 @@ def section(res=None):
               f"{r['failed_provisions']} | **{r['enospc']}** | **{r['leaked_volumes']}** | "
               f"{r['p50_time_to_space_s']:.1f} | **{r['p99_time_to_space_s']:.1f}** | {r['max_time_to_space_s']:.1f} | "
               f"{r['api_calls_per_gib']:.3f} | {r['wall_s']:.1f} |")
-    w("\n*full-jitter* is the shipped client (uniform in [0, min(20 s, 1 s × 2^i)], 8 attempts, retry budget); "
+    w("\n*full-jitter* is the shipped client (uniform in [0, min(20 s, b × 2^i)], b = 8 s after a throttle and "
+      "1 s otherwise, 8 attempts, retry budget; a wait's DescribeVolumes poll is one attempt); "
       "*fixed-2^i* is the seed's schedule (1, 2, 4 … 1024 s, 11 attempts) in the same client.\n")
     o.append(END)
     return "\n".join(o) + "\n"

@@ -107,6 +107,7 @@ int ec2_client_setup(struct ec2_client *c, const struct ec2_client_params *p, co
 {
 	c->max_attempts = 8;
 	c->backoff_base_ms = 1000;
+	c->throttle_base_ms = 8000;
 	c->backoff_cap_ms = 20000;
 	c->retry_budget = 100;
 	c->transport = *t;
@@ -288,8 +289,9 @@ int ec2_call(struct ec2_client *c, const struct ec2_form *f, struct http_respons
 		c->retries++;
 		if (e->cls == EC2_ERR_THROTTLE)
 			c->throttled++;
+		unsigned base = e->cls == EC2_ERR_THROTTLE ? c->throttle_base_ms : c->backoff_base_ms;
 		unsigned ms = c->backoff_fixed ? ec2_backoff_fixed_ms(attempt, c->backoff_base_ms, c->backoff_cap_ms)
-					       : ec2_backoff_ms(attempt, c->backoff_base_ms, c->backoff_cap_ms, &c->rng);
+					       : ec2_backoff_ms(attempt, base, c->backoff_cap_ms, &c->rng);
 		log_debug("EC2 %s: %s (%s), retry %u in %u ms", action, e->code, ec2_err_class_name(e->cls),
 			  attempt + 1, ms);
 		csleep(c, ms);

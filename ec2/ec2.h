@@ -67,6 +67,10 @@ struct ec2_client {
 	unsigned max_attempts;    /* per call, default 8 */
 	unsigned backoff_base_ms; /* default 1000 (the AWS SDKs' standard mode) */
 	unsigned backoff_cap_ms;  /* default 20000 */
+	unsigned throttle_base_ms; /* the base after a throttle, default 8000: a throttle says the
+	                              account's bucket is empty, and a fleet shares it (500
+	                              instances, 30 s apart: 1000 ms left 6.5 % of all calls
+	                              throttled, 8000 ms 4.2 %; docs/COST.md) */
 	unsigned retry_budget;    /* tokens: a retry costs 5, a success refunds 1; default 100 */
 	bool backoff_fixed;       /* min(cap, base × 2^attempt) without jitter: the schedule of the
 	                             seed's shell loops, for the fleet comparison only; default false */

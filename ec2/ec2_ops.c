@@ -118,12 +118,20 @@ int ec2_wait_volume(struct ec2_client *c, const char *volume_id, const char *wan
 	 * DescribeVolumes bucket, 20 requests/s: docs/COST.md) */
 	csleep(c, jitter_ms(c, delay_ms));
 	for (;;) {
+		/* One attempt per poll: this loop is the poll's retry, at its own
+		 * growing pace. Retried inside the call too, a throttled poll
+		 * came back up to max_attempts times at 1-20 s while the fleet's
+		 * DescribeVolumes bucket was empty (docs/COST.md, the fleet). */
+		unsigned attempts = c->max_attempts;
+		c->max_attempts = 1;
 		int r = ec2_describe_volume(c, volume_id, out);
+		c->max_attempts = attempts;
 		/* right after CreateVolume the id may not be visible yet; a
-		 * DescribeVolumes throttled past its retries says nothing about
-		 * the volume: keep waiting (slower), bounded by the deadline */
-		bool throttled = r == -EBUSY;
-		if (r < 0 && r != -ENOENT && !throttled)
+		 * throttled or transient failure says nothing about the volume:
+		 * keep waiting (slower), bounded by the deadline */
+		bool throttled = r == -EBUSY || (r < 0 && c->last_error.cls == EC2_ERR_THROTTLE);
+		bool transient = r < 0 && c->last_error.cls == EC2_ERR_RETRYABLE;
+		if (r < 0 && r != -ENOENT && !throttled && !transient)
 			return r;
 		if (r == 0) {
 			const struct ec2_attachment *a = my_attachment(c, out);

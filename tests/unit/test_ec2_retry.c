@@ -14,6 +14,7 @@
 #include "dmscale/log.h"
 #include "ec2/config.h"
 #include "ec2/ec2.h"
+#include "ec2/query.h"
 
 #define VOL "vol-0123456789abcdef0"
 #define INSTANCE "i-0123456789abcdef0"
@@ -188,7 +189,8 @@ static void test_backoff_grows_with_jitter_and_caps(void **state)
 		struct ec2_client c;
 		client(&c, &f, &k, seed * 7919);
 		assert_int_equal(c.backoff_base_ms, 1000);   /* the default, as the AWS SDKs' standard mode */
-		c.backoff_base_ms = 200;                     /* 7 doublings below the 20 s cap */
+		assert_int_equal(c.throttle_base_ms, 8000);  /* after a throttle (test_throttle_waits_longer) */
+		c.throttle_base_ms = 200;                    /* 7 doublings below the 20 s cap */
 		f.created = true;
 		f.throttle[A_DESCRIBE_VOLUMES] = RETRIES;   /* 8 attempts: the last one succeeds */
 		assert_int_equal(describe(&c), 0);
@@ -225,7 +227,7 @@ static void test_backoff_grows_with_jitter_and_caps(void **state)
 		struct fake_clock k = {0};
 		struct ec2_client c;
 		client(&c, &f, &k, seed);
-		c.backoff_base_ms = 200;
+		c.throttle_base_ms = 200;
 		c.backoff_cap_ms = 1000;
 		f.created = true;
 		f.throttle[A_DESCRIBE_VOLUMES] = RETRIES;
@@ -237,6 +239,50 @@ static void test_backoff_grows_with_jitter_and_caps(void **state)
 		ec2_client_free(&c);
 	}
 	assert_true(late_max > 900 && late_max <= 1000);
+	log_set_sink(NULL, NULL);
+}
+
+/* A throttle says the account's bucket is empty: its first retry waits on
+ * throttle_base_ms (uniform in [0, 8 s]); an unanswered request retries on
+ * backoff_base_ms ([0, 1 s]). */
+static void test_throttle_waits_longer(void **state)
+{
+	(void)state;
+	log_set_sink(quiet, NULL);
+	unsigned throttle_max = 0, lost_max = 0;
+	for (uint64_t seed = 1; seed <= 200; seed++) {
+		struct fake_ec2 f = {0};
+		struct fake_clock k = {0};
+		struct ec2_client c;
+		client(&c, &f, &k, seed);
+		f.created = true;
+		f.throttle[A_DESCRIBE_VOLUMES] = 1;
+		assert_int_equal(describe(&c), 0);
+		assert_int_equal(k.n_sleeps, 1);
+		assert_true(k.sleeps[0] <= 8000);
+		throttle_max = k.sleeps[0] > throttle_max ? k.sleeps[0] : throttle_max;
+		ec2_client_free(&c);
+
+		struct fake_ec2 g = {0};
+		struct fake_clock q = {0};
+		client(&c, &g, &q, seed);
+		g.lost_create = 1;
+		struct ec2_form form;
+		struct http_response resp;
+		const struct ec2_create_volume_req req = {
+			.availability_zone = "us-east-1a", .size_gib = 8, .volume_type = "gp3", .client_token = "tok",
+		};
+		assert_int_equal(ec2_query_create_volume(&req, &form), 0);
+		assert_int_equal(ec2_call(&c, &form, &resp), 0);
+		http_response_free(&resp);
+		ec2_form_free(&form);
+		assert_true(q.n_sleeps >= 1);
+		assert_true(q.sleeps[0] <= 1000);
+		lost_max = q.sleeps[0] > lost_max ? q.sleeps[0] : lost_max;
+		ec2_client_free(&c);
+	}
+	assert_true(throttle_max > 7000);   /* the whole 8 s range is used ... */
+	assert_true(lost_max > 900);        /* ... and the 1 s one */
 	log_set_sink(NULL, NULL);
 }
 
@@ -340,8 +386,8 @@ static void test_client_token_reused_across_retries(void **state)
 	log_set_sink(NULL, NULL);
 }
 
-/* A DescribeVolumes throttled past its retries during a wait says nothing
- * about the volume: the wait goes on (bounded by attach_timeout_s) and the
+/* A DescribeVolumes throttled during a wait says nothing about the volume
+ * (each poll is one attempt: the wait is its retry): the wait goes on (bounded by attach_timeout_s) and the
  * provisioning succeeds; the first poll comes after EC2_WAIT_FIRST_MS. */
 static void test_wait_survives_throttling(void **state)
 {
@@ -360,6 +406,12 @@ static void test_wait_survives_throttling(void **state)
 	assert_string_equal(vol, VOL);
 	assert_true(f.calls[A_DESCRIBE_VOLUMES] > 12);
 	assert_true(k.sleeps[0] >= EC2_WAIT_FIRST_MS * 3 / 4 && k.sleeps[0] <= EC2_WAIT_FIRST_MS * 5 / 4);
+	/* one attempt per poll: no throttle retry inside a poll (those wait on
+	 * the throttle base, uniform in [0, 8 s]); after a throttled poll the
+	 * waiter sleeps 2 × EC2_WAIT_MAX_MS, jittered to at least 3/4 of it */
+	assert_int_equal(c.retries, 0);
+	for (unsigned i = 1; i <= 12 && i < k.n_sleeps; i++)
+		assert_true(k.sleeps[i] >= 2 * EC2_WAIT_MAX_MS * 3 / 4);
 	ec2_client_free(&c);
 	/* still bounded: throttled for ever, the wait times out and the volume is cleaned up */
 	struct fake_ec2 g = {0};
@@ -435,6 +487,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_backoff_grows_with_jitter_and_caps),
+		cmocka_unit_test(test_throttle_waits_longer),
 		cmocka_unit_test(test_fixed_backoff),
 		cmocka_unit_test(test_wait_survives_throttling),
 		cmocka_unit_test(test_unanswered_create_is_resent),

@@ -174,7 +174,8 @@ def test_daemon_faults_retry_and_cleanup(bed):
     # throttled CreateVolume (retried, same ClientToken) then a fatal AttachVolume error
     sim.throttle_next(2, "CreateVolume")
     sim.fail_next("AttachVolume", "UnauthorizedOperation")
-    rc, out, err = vm.run(["dmscale", "daemon", "--once"], check=False, timeout=60)
+    # (a throttle backs off from an 8 s base: up to 8 + 16 s for the two)
+    rc, out, err = vm.run(["dmscale", "daemon", "--once"], check=False, timeout=120)
     assert rc != 0, err
     creates = [p for a, p in sim.calls if a == "CreateVolume"]
     assert len(creates) == 3, err

@@ -124,6 +124,7 @@ int ec2_wait_volume(struct ec2_client *c, const char *volume_id, const char *wan
 		 * DescribeVolumes bucket was empty (docs/COST.md, the fleet). */
 		unsigned attempts = c->max_attempts;
 		c->max_attempts = 1;
+		c->last_error.cls = EC2_ERR_NONE;   /* a failure before the request (credentials) is not transient */
 		int r = ec2_describe_volume(c, volume_id, out);
 		c->max_attempts = attempts;
 		/* right after CreateVolume the id may not be visible yet; a

@@ -385,6 +385,31 @@ class GuestAgent:
             if "return" in r:
                 return r["return"]
 
+    # What a guest command that outlived its kill was blocked on: processes in
+    # D state and their kernel stacks, block devices with requests in flight,
+    # device-mapper's state and the kernel's last words (I/O timeouts of the
+    # emulated NVMe show there, below the console's log level).
+    BLOCKED_REPORT = (
+        "for p in /proc/[0-9]*; do s=$(sed 's/.*) //' $p/stat 2>/dev/null | cut -d' ' -f1); [ \"$s\" = D ] || continue; "
+        "echo \"D ${p#/proc/} $(tr '\\0' ' ' < $p/cmdline | cut -c1-120)\"; head -12 $p/stack; done; "
+        "for f in /sys/block/*/inflight; do read r w < $f; [ $((r + w)) -eq 0 ] || echo \"inflight $f $r $w\"; done; "
+        "dmsetup info -c 2>&1 | head -20; dmsetup status 2>&1 | head -20; dmesg | tail -40")
+
+    def blocked_report(self):
+        try:
+            pid = self.call("guest-exec", path="/usr/bin/timeout", arg=["-k", "2", "20", "/bin/sh", "-c",
+                                                                          self.BLOCKED_REPORT],
+                            **{"capture-output": True})["pid"]
+            end = time.monotonic() + 30
+            while time.monotonic() < end:
+                st = self.call("guest-exec-status", pid=pid)
+                if st.get("exited"):
+                    return "guest state:\n" + base64.b64decode(st.get("out-data", "")).decode(errors="replace")[-6000:]
+                time.sleep(0.5)
+            return "(the guest's state report did not finish either)"
+        except Exception as e:   # noqa: BLE001 - best effort on a broken guest
+            return f"(no guest state report: {e})"
+
     def exec(self, argv, stdin=None, timeout=120):
         args = {"path": "/usr/bin/timeout",
                 "arg": ["-k", "5", str(int(timeout))] + list(argv),
@@ -404,7 +429,8 @@ class GuestAgent:
                 rc = st.get("exitcode", 128 + st.get("signal", 0))
                 return rc, out, err
             if time.monotonic() > end:
-                raise VMError(f"guest command {argv!r} did not finish in {timeout}s")
+                raise VMError(f"guest command {argv!r} did not finish in {timeout}s (even killed: blocked "
+                              f"in the kernel)\n{self.blocked_report()}")
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
 

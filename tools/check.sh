@@ -92,7 +92,14 @@ if [ -n "$clean" ]; then
   export DMSCALE_DEB_READY=$PWD/$B/deb/fresh-commit
   setsid bash -c "$(declare -f run_vm); $(declare -p MAKE prep logs times); run_vm" & vmtests=$!
   if ! wait $fresh; then
-    kill -TERM -- -$vmtests 2>/dev/null
+    # TERM the VM tests' session more than once: check-fresh may have failed
+    # before they started, and a signal sent then reaches only their shell,
+    # which defers it until its foreground make exits (seen: the whole VM
+    # stage went on running after check-fresh had failed)
+    for sig in TERM TERM TERM KILL; do
+      kill -$sig -- -$vmtests 2>/dev/null || break
+      sleep 2
+    done
     wait $vmtests
     fail
   fi

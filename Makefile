@@ -118,9 +118,10 @@ check-unit-san:
 # VM tests run VM_JOBS at a time (pytest-xdist), each guest with one vCPU
 # (tests/vm/vm.py), one per core: three 1-vCPU guests on 2 cores cost each
 # test a third more host CPU than two (the same 23 tests: 1614 against 1094
-# CPU s, cloud-init 389 against 249, the bench smoke 375 against 271), more
-# than the third worker's use of the others' waits gains back. Three beat
-# two 2-vCPU guests (25.0 min against 30.1).
+# CPU s, cloud-init 389 against 249, the bench smoke 375 against 271). The
+# stage's wall time is about the same (1504 s at three; 1548 s at two, with
+# one test failing after 280 s of waiting): two leave the host's CPU to
+# spare. Three beat two 2-vCPU guests (25.0 min against 30.1).
 # The installed image and the saved booted guest that every worker resumes
 # are built once (tests/vm/prep.py): into VM_PREPARED when it names a
 # directory that vm-prep filled (make check does that beside check-fresh),

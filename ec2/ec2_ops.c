@@ -130,7 +130,7 @@ int ec2_wait_volume(struct ec2_client *c, const char *volume_id, const char *wan
 		/* right after CreateVolume the id may not be visible yet; a
 		 * throttled or transient failure says nothing about the volume:
 		 * keep waiting (slower), bounded by the deadline */
-		bool throttled = r == -EBUSY || (r < 0 && c->last_error.cls == EC2_ERR_THROTTLE);
+		bool throttled = r == -EBUSY;   /* one attempt: ec2_call's answer to a throttle */
 		bool transient = r < 0 && c->last_error.cls == EC2_ERR_RETRYABLE;
 		if (r < 0 && r != -ENOENT && !throttled && !transient)
 			return r;

@@ -59,6 +59,23 @@ def wait_settled(vm, n_min=0, timeout=90):
         time.sleep(next(pause))
 
 
+def wait_dot_set(sim, timeout=30):
+    """Every volume the simulator has attached is "attached" with
+    DeleteOnTermination set. The daemon sets the flag after EC2 reports the
+    attachment, which can come after the device already joined the pool (its
+    in-process append runs between the waiter's polls), so a settled pool
+    alone does not mean a finished provisioning. Returns the volumes that are
+    not there yet (empty when all are)."""
+    end = time.monotonic() + timeout
+    while True:
+        with sim.lock:
+            behind = {vid: v.attachment for vid, v in sim.volumes.items()
+                      if v.attachment and not (v.attachment["state"] == "attached" and v.attachment["dot"])}
+        if not behind or time.monotonic() > end:
+            return behind
+        time.sleep(0.25)
+
+
 def wait_members(vm, n, name="scratch", timeout=60):
     end = time.monotonic() + timeout
     pause = backoff(0.3)

@@ -5,7 +5,7 @@ import re
 import time
 
 from ec2bed import EC2_URL, IMDS_IP, daemon_config
-from helpers import GIB, MIB, nvme_by_serial, status, wait_settled
+from helpers import GIB, MIB, nvme_by_serial, status, wait_dot_set, wait_settled
 
 def init_pool(vm, size=2 * GIB):
     d = vm.new_disk(size)
@@ -109,6 +109,7 @@ def test_daemon_grows_pool_end_to_end(bed):
     assert st["filesystem"]["size_bytes"] > size0 + 900 * MIB
     assert int(vm.sh("stat -c %s /var/lib/docker/fill")) == chunks * 16 * MIB
 
+    assert wait_dot_set(sim) == {}
     acts = [a for a, _ in sim.calls]
     i_c = acts.index("CreateVolume")
     i_a = acts.index("AttachVolume", i_c)

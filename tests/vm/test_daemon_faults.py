@@ -20,7 +20,7 @@ import time
 
 from ec2bed import daemon_config
 from ec2sim import ApiError
-from helpers import GIB, MIB, nvme_by_serial, status
+from helpers import GIB, MIB, nvme_by_serial, status, wait_dot_set
 
 CONF = "/etc/dmscale/dmscale.json"
 UNIT = "dmscale-daemon.service"
@@ -135,6 +135,7 @@ def assert_no_leak(vm, sim, st, not_in_sim=()):
     ones the test made outside the simulator), all DeleteOnTermination, and
     nothing would survive the instance."""
     members = {m["volume_id"] for m in st["members"]} - set(not_in_sim)
+    wait_dot_set(sim)
     live = live_ids(sim)
     assert live == members, f"live volumes {live} != pool members {members}"
     with sim.lock:

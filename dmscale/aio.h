@@ -71,6 +71,10 @@ void dms_aio_batch_free(struct dms_aio_batch *b);
 int dms_aio_reap(void);
 /* Requests in the quarantine now. */
 unsigned dms_aio_quarantined(void);
-/* Destroy the context if nothing is in flight (0), else leave it (-EBUSY). */
+/* Destroy the context if nothing is in flight (0), else leave it (-EBUSY);
+ * either way, free the cached buffers. */
 int dms_aio_shutdown(void);
+/* Free the buffers kept from completed requests (aio.c keeps up to 8 MiB for
+ * the next batch); a long-lived process calls it once a command is done. */
+void dms_aio_drop_cache(void);
 #endif

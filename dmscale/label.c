@@ -41,6 +41,9 @@ static int get_str(const uint8_t *p, size_t field, char *out)
 	return 0;
 }
 
+_Static_assert(DL_MAX_LABEL_BYTES <= DMS_LABEL_READ_BYTES && DMS_LABEL_READ_BYTES <= DMS_LABEL_COPY_BYTES &&
+	       DMS_LABEL_READ_BYTES % 4096 == 0, "a reader's read holds every valid label");
+
 /* CRC of the first label_len bytes of a copy, with the crc field read as zero. */
 static uint32_t label_crc(const uint8_t *buf, size_t label_len)
 {

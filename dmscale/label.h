@@ -13,6 +13,8 @@
 #define DMS_LABEL_COPY_BYTES     (64 * KIB)          /* one copy, on disk */
 #define DMS_LABEL_COPY_A_OFFSET  0ULL                 /* bytes from device start */
 #define DMS_LABEL_COPY_B_OFFSET  (64 * KIB)
+#define DMS_LABEL_READ_BYTES     (20 * KIB)          /* what a reader reads of a copy: any
+                                                        valid label (<= 16896 bytes), 4 KiB aligned */
 #define DMS_DATA_ALIGN_BYTES     MIB                  /* data offsets are 1 MiB aligned */
 #define DMS_DATA_OFFSET_BYTES    MIB                  /* first data byte on a member */
 #define DMS_MIN_DEVICE_BYTES     GIB                  /* smallest device accepted (EBS minimum) */

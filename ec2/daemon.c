@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dmscale/aio.h"
 #include "dmscale/atomicfile.h"
 #include "dmscale/log.h"
 #include "dmscale/metrics.h"
@@ -306,6 +307,7 @@ int dms_cmd_daemon(int argc, char **argv)
 	while (!daemon_stop_requested) {
 		daemon_udev_attach(d);
 		tick(d);
+		dms_aio_drop_cache();   /* an idle daemon keeps no I/O buffers */
 		if (once && d->n_waits == 0)
 			break;
 		if (d->thin && d->pool_ready) {

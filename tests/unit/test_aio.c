@@ -153,6 +153,46 @@ static void test_timeout_quarantines_until_late_completion(void **state)
 	close(b);
 }
 
+/* A completed request's buffer serves the next batch (no fresh pages to fault
+ * in), zeroed again; a buffer the kernel may still write into never does. */
+static void test_buffers_reused_never_while_in_flight(void **state)
+{
+	(void)state;
+	int a = make_dev(0x5A);
+	struct dms_aio_batch *bt = dms_aio_batch_new();
+	uint8_t *first = dms_aio_batch_add(bt, a, DMS_AIO_READ, 0, 4096, "a");
+	assert_non_null(first);
+	assert_int_equal(dms_aio_batch_run(bt, 1000), 0);
+	assert_int_equal(first[0], 0x5A);
+	dms_aio_batch_free(bt);
+
+	bt = dms_aio_batch_new();
+	uint8_t *again = dms_aio_batch_add(bt, a, DMS_AIO_WRITE_FUA, 0, 4096, "a");
+	assert_ptr_equal(again, first);              /* reused ... */
+	for (size_t i = 0; i < 4096; i++)            /* ... and zeroed */
+		assert_int_equal(again[i], 0);
+	dms_aio_batch_free(bt);                      /* never ran: back to the cache */
+
+	fake.answer = 0;                             /* now the device hangs */
+	bt = dms_aio_batch_new();
+	uint8_t *stuck = dms_aio_batch_add(bt, a, DMS_AIO_READ, 0, 4096, "a");
+	assert_ptr_equal(stuck, first);
+	assert_int_equal(dms_aio_batch_run(bt, 50), -ETIMEDOUT);
+	dms_aio_batch_free(bt);                      /* quarantined with its buffer */
+	int b = make_dev(0x6B);
+	struct dms_aio_batch *other = dms_aio_batch_new();
+	uint8_t *fresh = dms_aio_batch_add(other, b, DMS_AIO_READ, 0, 4096, "b");
+	assert_non_null(fresh);
+	assert_ptr_not_equal(fresh, stuck);          /* not the one in flight */
+	dms_aio_batch_free(other);
+	fake_complete_all();                         /* the late DMA lands in its own buffer */
+	assert_int_equal(dms_aio_reap(), 0);
+	fake.answer = 1;
+	assert_int_equal(dms_aio_shutdown(), 0);     /* frees the cache too (ASan/valgrind: no leak) */
+	close(a);
+	close(b);
+}
+
 /* One of two requests misses the deadline: the other's result is usable, the
  * caller may keep the batch after the timeout, and a late completion that
  * arrives while the caller still owns it makes its buffer readable. */
@@ -317,6 +357,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_requests, fake_install, fake_remove),
 		cmocka_unit_test_setup_teardown(test_full_batch, fake_install, fake_remove),
 		cmocka_unit_test_setup_teardown(test_timeout_quarantines_until_late_completion, fake_install,
+						fake_remove),
+		cmocka_unit_test_setup_teardown(test_buffers_reused_never_while_in_flight, fake_install,
 						fake_remove),
 		cmocka_unit_test_setup_teardown(test_partial_timeout, fake_install, fake_remove),
 		cmocka_unit_test_setup_teardown(test_eintr_keeps_waiting, fake_install, fake_remove),

@@ -198,6 +198,7 @@ unsigned dms_aio_quarantined(void) { return g.quarantined; }
 
 int dms_aio_shutdown(void)
 {
+	dms_aio_drop_cache();           /* never a buffer in flight */
 	(void)dms_aio_reap();
 	if (g.inflight)
 		return -EBUSY;
@@ -205,7 +206,6 @@ int dms_aio_shutdown(void)
 		g.ops->destroy(g.ctx);
 	g.have_ctx = false;
 	g.ctx = 0;
-	dms_aio_drop_cache();
 	return 0;
 }
 

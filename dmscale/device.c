@@ -55,18 +55,14 @@ static void read_volume_id(dev_t devnum, char out[DMS_VOLUME_ID_MAX])
 			out[0] = '\0';
 		return;
 	}
-	/* no serial attribute: what udev knows (ID_SERIAL_SHORT, a parent's serial) */
+	/* no serial attribute (the parent's, when it has one, was read above):
+	 * what udev recorded */
 	struct udev *udev = udev_new();
 	if (!udev)
 		return;
 	struct udev_device *dev = udev_device_new_from_devnum(udev, 'b', devnum);
 	if (dev) {
 		const char *id = udev_device_get_property_value(dev, "ID_SERIAL_SHORT");
-		if (!id) {
-			struct udev_device *parent = udev_device_get_parent(dev);
-			if (parent)
-				id = udev_device_get_sysattr_value(parent, "serial");
-		}
 		if (id && dms_volume_id_from_serial(id, out) < 0)
 			out[0] = '\0';
 		udev_device_unref(dev);

@@ -175,7 +175,7 @@ check:
 FUZZ_CC      ?= clang
 FB           := build-fuzz
 FUZZ_SECONDS ?= 300
-FUZZ_CHECK_SECONDS ?= 20
+FUZZ_CHECK_SECONDS ?= 10
 FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
 		-std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla -Wno-unused-parameter \
 		-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DDMSCALE_VERSION='"$(VERSION)"' -I. $(PKG_CFLAGS)

@@ -91,7 +91,8 @@ int dms_dm_create(const char *name, const char *uuid, const struct dms_dm_target
 	return dms_dm_create_flags(name, uuid, t, n, false);
 }
 
-/* Cookies of resumes whose udev wait was deferred (dms_dm_reload_append). */
+/* Cookies of tasks whose udev wait was deferred (dms_dm_reload_append, a
+ * private device's create or reload). */
 #define MAX_DEFERRED 8
 static uint32_t deferred[MAX_DEFERRED];
 static size_t ndeferred;
@@ -146,7 +147,7 @@ int dms_dm_create_flags(const char *name, const char *uuid, const struct dms_dm_
 		return log_error_errno(ENOMEM, "dm: cannot create task for %s", name);
 	if (!dm_task_set_uuid(dmt, uuid) || add_targets(dmt, t, n) < 0)
 		r = log_error_errno(ENOMEM, "dm: cannot build the table of %s", name);
-	else if (run_cookie(dmt, flags) < 0)
+	else if (run_cookie_step(dmt, flags, private_dev, DMS_STEP_COUNT) < 0)
 		r = log_error_errno(EIO, "dm: creating %s failed (see the kernel log: dmesg); "
 				    "is a device of that name already there?", name);
 	dm_task_destroy(dmt);

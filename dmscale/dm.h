@@ -35,7 +35,11 @@ struct dms_dm_info {
 int dms_dm_info(const char *name, struct dms_dm_info *info);
 /* Create and activate `name` with the table, and wait for udev to make /dev/mapper/name. */
 int dms_dm_create(const char *name, const char *uuid, const struct dms_dm_target *t, size_t n);
-/* Same; a private device gets no udev disk/other rules (internal layers). */
+/* Same; a private device gets no udev disk/other rules (internal layers), and
+ * its udev wait is deferred to dms_dm_udev_wait_deferred(): the thin pool's
+ * -tmeta, -tdata and -tpool are referenced by device number (nothing opens
+ * their /dev/mapper node), so udev handles them while the next layers are
+ * created, instead of one wait after another. */
 int dms_dm_create_flags(const char *name, const char *uuid, const struct dms_dm_target *t, size_t n,
 			bool private_dev);
 /* Load the new table into the inactive slot and resume: the kernel swaps it in

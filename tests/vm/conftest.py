@@ -119,8 +119,18 @@ class TestbedRetry:
         return True
 
 
+FRESH_DEB_LATE = "DMSCALE_VM_FRESH_DEB_LATE"   # see pytest_collection_modifyitems
+
+
 def pytest_configure(config):
     config.pluginmanager.register(TestbedRetry(), "dmscale-testbed-retry")
+    # Decided once, by the controller, before its workers start (they inherit
+    # the environment): each worker sorts its own collection, and xdist stops
+    # the run when two workers' orders differ, as they would if check-fresh's
+    # package arrived between their collections.
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        ready = os.environ.get("DMSCALE_DEB_READY")
+        os.environ[FRESH_DEB_LATE] = "1" if ready and not os.path.exists(ready) else ""
 
 
 def pytest_sessionstart(session):
@@ -229,26 +239,26 @@ def expected_s(item):
 
 
 # Tests that wait for check-fresh's package ($DMSCALE_DEB_READY, set by `make
-# check` on a clean tree). When it is not there yet, check-fresh is still
-# running beside the VM tests (on a cold cache it ends some 300 s after they
-# start: seen 562 s of wall for 346 s of CPU, a worker idle while it waited):
-# such a test goes right after the two longest, which then take the workers
-# first, and it starts once one of them is done.
+# check` on a clean tree). When it is not there as the run starts, check-fresh
+# is still running beside the VM tests (on a cold cache it ends some 300 s
+# after they start: seen 562 s of wall for 346 s of CPU, a worker idle while
+# it waited): such a test goes right after the longest work units, one per
+# worker, which take the workers first; it starts once one of them is done.
 NEEDS_FRESH_DEB = ("test_cloudinit.py",)
 
 
 def pytest_collection_modifyitems(session, config, items):
     items.sort(key=expected_s, reverse=True)
-    ready = os.environ.get("DMSCALE_DEB_READY")
-    if not ready or os.path.exists(ready):
+    if not os.environ.get(FRESH_DEB_LATE):
         return
     late = [i for i in items if i.nodeid.startswith(NEEDS_FRESH_DEB)]
     rest = [i for i in items if not i.nodeid.startswith(NEEDS_FRESH_DEB)]
-    # the two longest work units (a group counts once: its tests run together)
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    # the longest work units, one per worker (a group counts once: its tests run together)
     head, units = 0, set()
     for i in rest:
         unit = next((m.args[0] for m in i.iter_markers("xdist_group")), i.nodeid)
-        if unit not in units and len(units) == 2:
+        if unit not in units and len(units) == workers:
             break
         units.add(unit)
         head += 1

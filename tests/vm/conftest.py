@@ -81,10 +81,15 @@ def testbed_fault(journal):
     return journal[start:end if end >= 0 else len(journal)].strip()
 
 
+def xdist_group(item):
+    """The test's xdist_group (its tests share one guest and one worker), or None."""
+    return next((m.args[0] for m in item.iter_markers("xdist_group") if m.args), None)
+
+
 def retryable(item):
     """A test whose failure may be retried once for a test-bed fault: not the
     groups whose disks hang or fail on purpose (hostile, powercut)."""
-    return not any(m.args and m.args[0] in ("hostile", "powercut") for m in item.iter_markers("xdist_group"))
+    return xdist_group(item) not in ("hostile", "powercut")
 
 
 class TestbedRetry:
@@ -257,7 +262,7 @@ def pytest_collection_modifyitems(session, config, items):
     # the longest work units, one per worker (a group counts once: its tests run together)
     head, units = 0, set()
     for i in rest:
-        unit = next((m.args[0] for m in i.iter_markers("xdist_group")), i.nodeid)
+        unit = xdist_group(i) or i.nodeid
         if unit not in units and len(units) == workers:
             break
         units.add(unit)

@@ -47,14 +47,14 @@ G = "/usr/local/lib/dmscale-bench"       # guest copy of bench/guest
 RUN = "/run/dmscale-bench"
 
 FULL = dict(
-    k_attach=5, k_stall=5, stall_window_s=10.0, k_flat=5, flat_small=2, flat_large=26, fio_lead_s=2.0, fio_iodepth=8, scale_members=26,
+    k_attach=5, k_stall=5, stall_window_s=10.0, k_flat=5, flat_small=2, flat_large=26, fio_lead_s=2.0, fio_iodepth=8, fio_rate_iops=0, scale_members=26,
     scale_checkpoints=[2, 8, 16, 26], k_assemble=3, reboot=True, k_react=5,
     race_s0_gib=1, race_fill_x=4, race_trials=3, race_latency_s=10.0, thin_rate=32,
     idle_s=300, strace_s=30, trace=dict(nbig=3, bigmib=640, nsmall=1500, smallkib=48), trace_s0_gib=2,
     disk_gib=1, base_gib=1, k_istore=5, istore_write_mib=256, istore_iodepth=16,
 )
 SMALL = dict(
-    k_attach=1, k_stall=1, stall_window_s=3.0, k_flat=1, flat_small=2, flat_large=3, fio_lead_s=1.0, fio_iodepth=8, scale_members=3,
+    k_attach=1, k_stall=1, stall_window_s=3.0, k_flat=1, flat_small=2, flat_large=3, fio_lead_s=1.0, fio_iodepth=8, fio_rate_iops=500, scale_members=3,
     scale_checkpoints=[2, 3], k_assemble=1, reboot=False, k_react=1,
     race_s0_gib=1, race_fill_x=1.1, race_trials=1, race_latency_s=2.0, thin_rate=24,
     idle_s=5, strace_s=4, trace=dict(nbig=2, bigmib=300, nsmall=100, smallkib=16), trace_s0_gib=1,
@@ -363,7 +363,7 @@ def section_stall(vm, res, paths):
     use = [paths[n] for n in names if n in paths and paths[n].available]
     sec = {"trials_per_path": P["k_stall"], "window_s": P["stall_window_s"], "fio": f"randwrite bs=4k ioengine=libaio iodepth={P['fio_iodepth']} "
            "direct=1 on a 64 MiB file in the grown filesystem; every I/O's completion latency (write_lat_log, "
-           "log_avg_msec=0)", "paths": {}}
+           "log_avg_msec=0)" + (f", paced at {P['fio_rate_iops']} IOPS" if P["fio_rate_iops"] else ""), "paths": {}}
     for p in use:
         vm.sh(f"fio --name=lay --filename={p.mp}/fio.dat --size=64M --rw=write --bs=1M --direct=1 "
               f"--ioengine=libaio --output=/dev/null", timeout=180)
@@ -406,6 +406,8 @@ def stall_trial(vm, p, attach, tag):
            "--ioengine=libaio", f"--iodepth={P['fio_iodepth']}", "--direct=1", "--time_based", "--runtime=90",
            f"--write_lat_log={lat}", "--log_avg_msec=0", "--log_unix_epoch=1", "--continue_on_error=all",
            "--output-format=json", f"--output={fjson}"]
+    if P["fio_rate_iops"]:      # the smoke: a paced writer (each I/O it logs costs the guest CPU to write and parse)
+        fio.append(f"--rate_iops={P['fio_rate_iops']}")
     fpid = gstart(vm, fio)
     time.sleep(P["fio_lead_s"])
     # Every row is measured on a window of the same length from the device

@@ -11,8 +11,12 @@ struct dms_cli_hooks {
 	/* init, attach, assemble: thin sizing and low water mark from the
 	 * daemon's configuration; a missing or broken one leaves the defaults. */
 	void (*pool_defaults)(struct dms_opts *o);
+	/* The command-line front only (ec2/cli_front.c): run the whole command
+	 * line in the daemon's binary (exec). Returns only on failure, -errno
+	 * (logged). Its resolve_device returns -EXDEV for a name it leaves to it. */
+	int (*delegate)(char *const argv[]);
 };
 
-/* Defined by glue/ec2_cli.c when the EC2 side is linked in. */
+/* Defined by ec2/cli_glue.c (dmscale-ec2) or ec2/cli_front.c (dmscale). */
 extern const struct dms_cli_hooks dms_cli_hooks __attribute__((weak));
 #endif

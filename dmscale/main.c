@@ -1,4 +1,5 @@
 /* dmscale command line: options, then one command of pool.c or status.c. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,11 +189,25 @@ static int parse(int argc, char **argv, struct dms_opts *o, const int *allowed, 
 	return 0;
 }
 
-/* A device name as the operator gave it, resolved by the EC2 side if linked in. */
+static char **main_argv;
+
+/* The command-line front hands the whole command to the daemon's binary
+ * (exec: returns only on failure). */
+static int delegate(void)
+{
+	if (&dms_cli_hooks && dms_cli_hooks.delegate)
+		return dms_cli_hooks.delegate(main_argv);
+	return -ENOTSUP;
+}
+
+/* A device name as the operator gave it, resolved by the EC2 side if linked
+ * in; in the front, a name only the EC2 side can resolve sends it there. */
 static int resolve(const char *requested, char *node, size_t len)
 {
-	if (&dms_cli_hooks && dms_cli_hooks.resolve_device)
-		return dms_cli_hooks.resolve_device(requested, node, len);
+	if (&dms_cli_hooks && dms_cli_hooks.resolve_device) {
+		int r = dms_cli_hooks.resolve_device(requested, node, len);
+		return r == -EXDEV ? delegate() : r;
+	}
 	snprintf(node, len, "%s", requested);
 	return 0;
 }
@@ -208,6 +223,8 @@ int main(int argc, char **argv)
 	struct dms_opts o = { .name = DMS_DEFAULT_NAME, .fstype = DMS_DEFAULT_FS, .target = DMS_TARGET_LINEAR };
 	const char *device = NULL;
 	int r, argi = 1;
+
+	main_argv = argv;
 
 	/* Like systemd: use journal priorities only if stderr really is the journal stream. */
 	const char *js = getenv("JOURNAL_STREAM");
@@ -293,7 +310,9 @@ int main(int argc, char **argv)
 #endif
 	} else if (!strcmp(cmd, "daemon")) {
 		if (!dms_cmd_daemon) {
-			log_error("this build has no daemon");
+			r = delegate();
+			if (r == -ENOTSUP)
+				log_error("this build has no daemon");
 			return 1;
 		}
 		r = dms_cmd_daemon(cargc, cargv);

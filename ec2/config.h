@@ -109,7 +109,11 @@ int dms_config_parse(const char *json, size_t len, struct dms_config *c, char *e
 /* Pure: apply the AWS environment variables through getenv_fn (NULL => getenv). */
 int dms_config_apply_env(struct dms_config *c, const char *(*getenv_fn)(const char *name),
 			 char *err, size_t errlen);
-/* Pure: cross-field checks (min <= initial <= max, kms needs encrypted, …). */
+/* Pure: cross-field checks of every setting but the endpoint URLs (min <=
+ * initial <= max, kms needs encrypted, …): all the pool's settings need. */
+int dms_config_validate_settings(const struct dms_config *c, char *err, size_t errlen);
+/* Pure: dms_config_validate_settings, then the endpoint URLs (config_load.c,
+ * by http_endpoint_parse: the daemon's binary only). */
 int dms_config_validate(const struct dms_config *c, char *err, size_t errlen);
 /* Adapter: defaults + file (path NULL => DMS_CONFIG_PATH; a missing default
  * file is fine, a missing explicit one is not) + env + validate. Errors logged. */

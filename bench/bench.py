@@ -1082,7 +1082,7 @@ def main():
         "host_kernel": platform.release(), "host_cpus": os.cpu_count(),
         "host_cpu_model": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?"),
         "loadavg_start": os.getloadavg(),
-        "guest_kernel_image": os.path.basename(vmlib.kernel_path()),
+        "guest_kernel_image": os.path.basename(vmlib.kernel_path()), "guest_cpu_model": vmlib.CPU,
         "dmscale_commit": subprocess.run(["git", "-C", PROJECT, "rev-parse", "--short", "HEAD"], capture_output=True,
                                          text=True).stdout.strip(),
         "dirty": dirty,

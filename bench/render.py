@@ -108,8 +108,8 @@ def render(res):
       f"{', '.join(f'{x:.1f}' for x in m.get('loadavg_end', []))}. "
       "The machine was shared with other developers' VM tests while this ran, so absolute times are noisy; "
       "every comparison is a ratio of two paths measured in the same VM, interleaved round by round.")
-    w(f"- Guest: Debian 12, kernel {m.get('guest_kernel', m.get('guest_kernel_image'))}, 2 vCPUs, 1.5 GiB, "
-      f"under {m.get('qemu')} with TCG (no KVM): everything is several times slower than on a real instance, "
+    w(f"- Guest: Debian 12, kernel {m.get('guest_kernel', m.get('guest_kernel_image'))}, 2 vCPUs "
+      f"({m.get('guest_cpu_model', 'max')}), 1.5 GiB, under {m.get('qemu')} with TCG (no KVM): everything is several times slower than on a real instance, "
       "CPU-bound steps (fork/exec of LVM tools, python, ioctl paths) most of all.")
     w("- Disks: sparse raw files on the host hot-plugged as NVMe controllers through QMP, each with its EBS-style "
       "serial; added members are 1 GiB.")

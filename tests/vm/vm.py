@@ -30,7 +30,17 @@ VMDIR = os.path.join(BUILD, "vm")
 ROOTFS = os.path.join(VMDIR, "rootfs")
 
 ACCEL = os.environ.get("DMSCALE_VM_ACCEL", "tcg")
-CPU = os.environ.get("DMSCALE_VM_CPU", "max")
+# The guest CPU model: qemu64 (SSE3, no AVX, no XSAVE), not "max". Under TCG
+# every feature the guest sees is emulated, and with "max" the guest kernel
+# saves extended state at each context switch and glibc takes its AVX2 string
+# routines, all through QEMU helpers. Same guest work, one VM alone on this
+# host (guest seconds, max against qemu64): 20 fork+exec 1.45 against 0.70,
+# 5 `dmscale status` 1.70 against 0.75-0.99, 32 MiB urandom | sha256sum 2.2
+# against 1.2-1.4, dd 256 MiB O_DIRECT 1.07 against 0.44-0.48, a boot 13.8-15.0
+# against 12.6-12.9 s; the whole probe 28.4-30.0 against 22.1-23.2 s of host
+# CPU. Westmere and Nehalem-v2 were in between. Nothing in the product depends
+# on the CPU model.
+CPU = os.environ.get("DMSCALE_VM_CPU", "qemu64")
 # One vCPU per guest: under TCG on this 2-core host, three 1-vCPU guests get
 # more done than two 2-vCPU ones (the whole suite: 25.0 min against 30.1). The bench keeps 2.
 SMP = int(os.environ.get("DMSCALE_VM_SMP", "1"))

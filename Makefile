@@ -56,7 +56,7 @@ $(B)/libdmscale.a: $(OBJS)
 $(B)/dmscale-ec2: $(B)/obj/dmscale/main.o $(B)/obj/ec2/daemon.o $(B)/obj/ec2/cli_glue.o $(B)/libdmscale.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-FRONT_OBJS := $(patsubst %,$(B)/obj/ec2/%.o,cli_front cli_defaults config names)
+FRONT_OBJS := $(patsubst %,$(B)/obj/ec2/%.o,cli_front cli_defaults config names resolve_local)
 $(B)/obj/ec2/cli_front.o: override CFLAGS += -DDMS_EC2_BIN='"$(LIBEXECDIR)/dmscale/dmscale-ec2"'
 $(B)/dmscale: $(B)/obj/dmscale/main.o $(FRONT_OBJS) $(B)/libdmscore.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ATTACH_LIBS) $(shell pkg-config --libs jansson 2>/dev/null)

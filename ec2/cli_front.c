@@ -5,30 +5,16 @@
  * resolve, runs in the daemon's binary, the same command line exec'd. */
 #include <errno.h>
 #include <stdio.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dmscale/cli.h"
 #include "dmscale/log.h"
 #include "ec2/cli_defaults.h"
+#include "ec2/resolve.h"
 
 #ifndef DMS_EC2_BIN
 #define DMS_EC2_BIN "/usr/libexec/dmscale/dmscale-ec2"
 #endif
-
-/* A node that exists is used as given; any other name (an EBS device name
- * such as /dev/xvdba, resolved through NVMe Identify data or the EC2 API)
- * is the EC2 side's: -EXDEV sends the command there. */
-static int front_resolve(const char *requested, char *node, size_t len)
-{
-	struct stat st;
-	if (stat(requested, &st) == 0 || errno != ENOENT) {
-		if ((size_t)snprintf(node, len, "%s", requested) >= len)
-			return -ENAMETOOLONG;
-		return 0;
-	}
-	return -EXDEV;
-}
 
 static int front_delegate(char *const argv[])
 {
@@ -38,7 +24,7 @@ static int front_delegate(char *const argv[])
 }
 
 const struct dms_cli_hooks dms_cli_hooks = {
-	.resolve_device = front_resolve,
+	.resolve_device = dms_resolve_local,      /* -EXDEV: an EBS name, dmscale-ec2's */
 	.pool_defaults = dms_cli_pool_defaults,
 	.delegate = front_delegate,
 };

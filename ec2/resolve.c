@@ -154,15 +154,9 @@ out:
 
 int dms_resolve_device(const char *requested, char *out, size_t outlen)
 {
-	struct stat st;
-	if (stat(requested, &st) == 0 || errno != ENOENT) {
-		if ((size_t)snprintf(out, outlen, "%s", requested) >= outlen)
-			return -ENAMETOOLONG;
-		return 0;
-	}
-	const char *base = strncmp(requested, "/dev/", 5) ? requested : requested + 5;
-	if (strncmp(base, "xvd", 3) && strncmp(base, "sd", 2))
-		return log_error_errno(ENOENT, "%s: no such device", requested);
+	int r = dms_resolve_local(requested, out, outlen);
+	if (r != -EXDEV)
+		return r;
 	if (by_identify(requested, out, outlen) == 0)
 		return 0;
 	if (by_ec2(requested, out, outlen) == 0)

@@ -298,6 +298,7 @@ int dms_aio_batch_run(struct dms_aio_batch *b, int timeout_ms)
 		}
 		g.have_ctx = true;
 	}
+	const bool markers = b->n > 0 && dms_stuck_any();
 	for (size_t i = 0; i < b->n; i++) {
 		struct req *q = &b->req[i];
 		/* Everything in flight now passed its deadline in an earlier run. */
@@ -313,7 +314,7 @@ int dms_aio_batch_run(struct dms_aio_batch *b, int timeout_ms)
 				log_error_errno(EBUSY, "%s: an earlier I/O to this device is still in flight past "
 						"its deadline; no more I/O to it until it completes (check the "
 						"volume's EBS status)", q->what);
-		} else if ((owner = dms_stuck_owner(q->key_dev, q->key_ino, NULL)) > 0) {
+		} else if (markers && (owner = dms_stuck_owner(q->key_dev, q->key_ino, NULL)) > 0) {
 			/* Submitting would make this process wait out its deadline
 			 * (under the pool lock) and then hang at exit: refuse now. */
 			fail(q, -EBUSY);

@@ -8,6 +8,7 @@
 #include "dmscale/label.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -113,6 +114,43 @@ static int member_valid(const struct dms_member *m)
 	return 1;
 }
 
+/* Two members with one uuid, or one EBS volume id? An open-addressing set of
+ * member indexes per key (no allocation): linear in the member count, where
+ * comparing every pair made each validation quadratic, and the assembly
+ * validates every label several times. */
+#define DUP_SLOTS 256                   /* > member count: a probe always ends at a free slot */
+_Static_assert(DUP_SLOTS > DMS_MAX_MEMBERS && DMS_MAX_MEMBERS < 255, "slots hold index + 1 in a byte");
+
+/* Insert member i's key into set: 1 when an equal key is already there. The
+ * slot comes from key bytes that vary: a uuid's first four (random), a
+ * volume id's last four hex digits; an unlucky set only probes longer. */
+static int dup_insert(const struct dms_label *l, uint8_t set[DUP_SLOTS], uint32_t i, bool by_volume)
+{
+	const struct dms_member *m = &l->members[i];
+	const uint8_t *key = m->uuid;
+	if (by_volume) {
+		size_t len = strnlen(m->volume_id, sizeof(m->volume_id));
+		key = (const uint8_t *)m->volume_id + (len >= 4 ? len - 4 : 0);
+	}
+	uint32_t h = (key[0] + 31u * key[1] + 961u * key[2] + 29791u * key[3]) % DUP_SLOTS;
+	for (; set[h]; h = (h + 1) % DUP_SLOTS) {
+		const struct dms_member *o = &l->members[set[h] - 1];
+		if (by_volume ? strcmp(o->volume_id, m->volume_id) == 0 : memcmp(o->uuid, m->uuid, 16) == 0)
+			return 1;
+	}
+	set[h] = (uint8_t)(i + 1);
+	return 0;
+}
+
+static int has_duplicates(const struct dms_label *l)
+{
+	uint8_t uuids[DUP_SLOTS] = { 0 }, volumes[DUP_SLOTS] = { 0 };
+	for (uint32_t i = 0; i < l->member_count; i++)
+		if (dup_insert(l, uuids, i, false) || (l->members[i].volume_id[0] && dup_insert(l, volumes, i, true)))
+			return 1;
+	return 0;
+}
+
 int dms_label_validate(const struct dms_label *l)
 {
 	if (!l)
@@ -140,13 +178,9 @@ int dms_label_validate(const struct dms_label *l)
 		if (m->data_bytes > UINT64_MAX - total)
 			return -EINVAL;         /* the pool's size must fit in 64 bits */
 		total += m->data_bytes;
-		for (uint32_t j = 0; j < i; j++) {
-			if (memcmp(m->uuid, l->members[j].uuid, 16) == 0)
-				return -EINVAL;
-			if (m->volume_id[0] && strcmp(m->volume_id, l->members[j].volume_id) == 0)
-				return -EINVAL;
-		}
 	}
+	if (has_duplicates(l))
+		return -EINVAL;
 
 	if (!dl_v2_valid(l))
 		return -EINVAL;

@@ -62,8 +62,29 @@ static int pool_selected(const struct dms_label *l, const uint8_t *pool_uuid)
  * device that is carries the same pool and member uuid at a generation at
  * least as new (a copy is never newer than what it was copied from)? Then it
  * is ignored (docs/FORMAT.md §6 rule 2). Returns the live twin, or SIZE_MAX. */
-static size_t live_twin(const struct dms_found *found, size_t n, size_t k)
+/* The found labels of one assembly, with each label's validity remembered:
+ * the assembly asks about a label many times (dms_label_validate is linear in
+ * its member count). Labels past PLAN_MEMO are checked every time. */
+#define PLAN_MEMO 256
+struct plan_in {
+	const struct dms_found *found;
+	size_t n;
+	int8_t memo[PLAN_MEMO];         /* 0: not asked yet, 1: valid, -1: not */
+};
+
+static bool valid_at(struct plan_in *in, size_t k)
 {
+	if (k >= PLAN_MEMO)
+		return dms_label_validate(&in->found[k].label) == 0;
+	if (!in->memo[k])
+		in->memo[k] = dms_label_validate(&in->found[k].label) == 0 ? 1 : -1;
+	return in->memo[k] > 0;
+}
+
+static size_t live_twin(struct plan_in *in, size_t k)
+{
+	const struct dms_found *found = in->found;
+	const size_t n = in->n;
 	const struct dms_label *l = &found[k].label;
 	if (found[k].live)
 		return SIZE_MAX;
@@ -71,17 +92,17 @@ static size_t live_twin(const struct dms_found *found, size_t n, size_t k)
 		const struct dms_label *o = &found[j].label;
 		if (j != k && found[j].live && !memcmp(o->pool_uuid, l->pool_uuid, 16) &&
 		    !memcmp(o->member_uuid, l->member_uuid, 16) && o->generation >= l->generation &&
-		    dms_label_validate(o) == 0)
+		    valid_at(in, j))
 			return j;
 	}
 	return SIZE_MAX;
 }
 
 /* A valid label of the selected pool that takes part in the assembly. */
-static bool counts(const struct dms_found *found, size_t n, size_t k, const uint8_t *target, bool any_live)
+static bool counts(struct plan_in *in, size_t k, const uint8_t *target, bool any_live)
 {
-	return pool_selected(&found[k].label, target) && dms_label_validate(&found[k].label) == 0 &&
-	       !(any_live && live_twin(found, n, k) != SIZE_MAX);
+	return pool_selected(&in->found[k].label, target) && valid_at(in, k) &&
+	       !(any_live && live_twin(in, k) != SIZE_MAX);
 }
 
 int dms_plan_assembly(const struct dms_found *found, size_t n, const char *pool_name,
@@ -96,6 +117,7 @@ int dms_plan_assembly(const struct dms_found *found, size_t n, const char *pool_
 	for (size_t i = 0; i < DMS_MAX_MEMBERS; i++)
 		out->member_found[i] = SIZE_MAX;
 	out->dup_found[0] = out->dup_found[1] = SIZE_MAX;
+	struct plan_in in = { .found = found, .n = n };
 	bool any_live = false;
 	for (size_t k = 0; k < n; k++)
 		any_live |= found[k].live;
@@ -108,7 +130,7 @@ int dms_plan_assembly(const struct dms_found *found, size_t n, const char *pool_
 		int have = 0;
 		for (size_t k = 0; k < n; k++) {
 			const struct dms_label *l = &found[k].label;
-			if (dms_label_validate(l) < 0) {
+			if (!valid_at(&in, k)) {
 				log_debug("%s: ignoring invalid label", found[k].devnode ? found[k].devnode : "?");
 				continue;
 			}
@@ -132,9 +154,9 @@ int dms_plan_assembly(const struct dms_found *found, size_t n, const char *pool_
 	size_t newest_k = SIZE_MAX;
 	for (size_t k = 0; k < n; k++) {
 		const struct dms_label *l = &found[k].label;
-		if (!pool_selected(l, target) || dms_label_validate(l) < 0)
+		if (!pool_selected(l, target) || !valid_at(&in, k))
 			continue;
-		size_t twin = any_live ? live_twin(found, n, k) : SIZE_MAX;
+		size_t twin = any_live ? live_twin(&in, k) : SIZE_MAX;
 		if (twin != SIZE_MAX) {
 			if (out->clones < DMS_MAX_MEMBERS) {
 				out->clone_found[out->clones] = k;
@@ -147,7 +169,7 @@ int dms_plan_assembly(const struct dms_found *found, size_t n, const char *pool_
 			const struct dms_label *o = &found[j].label;
 			/* cheap tests first: validate only on a match */
 			if (!pool_selected(o, target) || memcmp(o->member_uuid, l->member_uuid, 16) != 0 ||
-			    !counts(found, n, j, target, any_live))
+			    !counts(&in, j, target, any_live))
 				continue;
 			dms_uuid_format(l->member_uuid, ustr);
 			log_debug("member %s seen on both %s and %s (cloned volume?)", ustr,
@@ -176,7 +198,7 @@ int dms_plan_assembly(const struct dms_found *found, size_t n, const char *pool_
 	bool conflict = false;
 	for (size_t k = 0; k < n; k++) {
 		const struct dms_label *l = &found[k].label;
-		if (l->generation == gen && counts(found, n, k, target, any_live) &&
+		if (l->generation == gen && counts(&in, k, target, any_live) &&
 		    !same_pool_state(l, &found[newest_k].label))
 			conflict = true;
 	}
@@ -184,7 +206,7 @@ int dms_plan_assembly(const struct dms_found *found, size_t n, const char *pool_
 		chosen = SIZE_MAX;
 		for (size_t k = 0; k < n; k++) {
 			const struct dms_label *l = &found[k].label;
-			if (l->generation != gen || !counts(found, n, k, target, any_live) ||
+			if (l->generation != gen || !counts(&in, k, target, any_live) ||
 			    l->member_index + 1 >= l->member_count)
 				continue;       /* not a confirmation by an existing member */
 			if (chosen == SIZE_MAX) {
@@ -201,7 +223,7 @@ int dms_plan_assembly(const struct dms_found *found, size_t n, const char *pool_
 		}
 		for (size_t k = 0; k < n; k++) {
 			const struct dms_label *l = &found[k].label;
-			if (l->generation == gen && counts(found, n, k, target, any_live) &&
+			if (l->generation == gen && counts(&in, k, target, any_live) &&
 			    !same_pool_state(l, &found[chosen].label)) {
 				/* the loser must be a device the winning table does not hold */
 				const struct dms_label *w = &found[chosen].label;
@@ -228,7 +250,7 @@ int dms_plan_assembly(const struct dms_found *found, size_t n, const char *pool_
 		for (size_t k = 0; k < n; k++) {
 			const struct dms_label *l = &found[k].label;
 			if (!pool_selected(l, target) || memcmp(l->member_uuid, m->uuid, 16) != 0 ||
-			    !counts(found, n, k, target, any_live))
+			    !counts(&in, k, target, any_live))
 				continue;
 			at = k;
 			break;

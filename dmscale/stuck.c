@@ -1,6 +1,7 @@
 /* Devices with an I/O stuck past its deadline, shared between processes (see stuck.h). */
 #include "dmscale/stuck.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -124,4 +125,17 @@ pid_t dms_stuck_owner(dev_t dev, ino_t ino, time_t *since_unix)
 		return pid;
 	(void)unlink(path);     /* its owner is gone, and so is its request */
 	return 0;
+}
+
+bool dms_stuck_any(void)
+{
+	DIR *d = opendir(stuck_dir);
+	if (!d)
+		return errno != ENOENT;         /* unreadable: ask per device */
+	bool any = false;
+	const struct dirent *e;
+	while (!any && (e = readdir(d)))
+		any = strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return any;
 }

@@ -15,6 +15,7 @@
  * that cannot be written only costs the next process its deadline. */
 #ifndef DMSCALE_STUCK_H
 #define DMSCALE_STUCK_H
+#include <stdbool.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -35,4 +36,8 @@ void dms_stuck_clear(dev_t dev, ino_t ino);
  * pid, *since_unix (unless NULL) gets when its I/O missed its deadline (the
  * marker's time, seconds since the epoch). */
 pid_t dms_stuck_owner(dev_t dev, ino_t ino, time_t *since_unix);
+/* Is there any marker at all (or a directory that cannot be read)? false
+ * lets a batch skip dms_stuck_owner for each of its devices: one directory
+ * read instead of one open per request. */
+bool dms_stuck_any(void);
 #endif

@@ -5,16 +5,21 @@
 
 #include "dmscale/crc32c.h"
 
-/* Bitwise reference implementation, independent of the table. */
-static uint32_t ref_crc32c(const uint8_t *p, size_t len)
+/* Bitwise reference implementation, independent of the tables: the shift
+ * register from c through p. */
+static uint32_t ref_reg(uint32_t c, const uint8_t *p, size_t len)
 {
-	uint32_t c = 0xFFFFFFFFu;
 	for (size_t i = 0; i < len; i++) {
 		c ^= p[i];
 		for (int k = 0; k < 8; k++)
 			c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1u)));
 	}
-	return ~c;
+	return c;
+}
+
+static uint32_t ref_crc32c(const uint8_t *p, size_t len)
+{
+	return ~ref_reg(0xFFFFFFFFu, p, len);
 }
 
 static void test_check_value(void **state)
@@ -78,6 +83,15 @@ static void test_chaining_and_reference(void **state)
 		uint8_t one = (uint8_t)v;
 		assert_int_equal(dms_crc32c(0, &one, 1), ref_crc32c(&one, 1));
 	}
+	/* every entry of the eight slicing tables: one byte value at each
+	 * position of an 8-byte step, the rest zero */
+	for (unsigned pos = 0; pos < 8; pos++)
+		for (unsigned v = 0; v < 256; v++) {
+			uint8_t eight[8] = { 0 };
+			eight[pos] = (uint8_t)v;
+			assert_int_equal(dms_crc32c(0, eight, 8), ref_crc32c(eight, 8));
+			assert_int_equal(dms_crc32c(0x5A5A5A5Au, eight, 8), ~ref_reg(~0x5A5A5A5Au, eight, 8));
+		}
 	/* single bit changes always change the crc */
 	uint32_t base = dms_crc32c(0, b, 64);
 	for (size_t i = 0; i < 64 * 8; i++) {

@@ -34,7 +34,7 @@ sys.path.insert(0, HERE)
 
 import vm as vmlib  # noqa: E402
 from ec2bed import Bed, daemon_config  # noqa: E402
-from helpers import GIB, MIB, nvme_by_serial  # noqa: E402
+from helpers import GIB, MIB, expect_pending, nvme_by_serial  # noqa: E402
 import render  # noqa: E402
 import summary as bsummary  # noqa: E402
 
@@ -238,7 +238,10 @@ class Path:
 
     def claim(self, vm, disk):
         if self.kind == "dmscale":
-            vm.sh(f"mkdir -p /var/lib/dmscale/{self.pool}; echo {disk.volume_id} >> /var/lib/dmscale/{self.pool}/pending")
+            # under the pending list's lock: an attach of the previous disk may be
+            # rewriting the list (its unpend) now, and a bare append was lost
+            # that way (section 3b: 25 of 26 members)
+            expect_pending(vm, disk.volume_id, self.pool)
         elif self.kind == "lvm":
             vm.write_file(f"{RUN}/claim/{disk.serial}", f"lvm {self.vg} lv {self.fs} {self.mp}\n")
         else:

@@ -86,7 +86,7 @@ static int view_open_live(const char *pool, const struct dms_device *cand, struc
 	if (appending(pool) || dms_pool_live_deps(pool, devs, DMS_MAX_MEMBERS, &n) < 0 || n == 0)
 		return 0;
 	devs[n] = cand->devnum;
-	int r = dms_scan_devnums(v->s, devs, n + 1);
+	int r = dms_scan_devnums(v->s, devs, n + 1, n);       /* the members' fds stay open for their labels */
 	if (r < 0)
 		return r;
 	return dms_attach_live_view(v->s, pool, n, cand->devnum, v->a) ? 1 : 0;

@@ -167,6 +167,30 @@ static int open_verified(const char *node, dev_t devnum, int mode, int *fd)
 	return 0;
 }
 
+int dms_device_inspect_open(const char *node, dev_t devnum, int mode, struct dms_device *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->fd = -1;
+	if (snprintf(d->node, sizeof(d->node), "%s", node) >= (int)sizeof(d->node))
+		return log_error_errno(ENAMETOOLONG, "%s: device path too long", node);
+	d->devnum = devnum;
+	int fd;
+	int r = open_verified(node, devnum, mode, &fd);
+	if (r < 0)
+		return r;
+	uint64_t size = 0;
+	if (ioctl(fd, BLKGETSIZE64, &size) < 0) {
+		int err = errno;
+		close(fd);
+		return log_error_errno(err, "%s: cannot read the device size: %m", node);
+	}
+	d->size_bytes = size;
+	d->fd = fd;
+	d->fd_mode = mode;
+	read_volume_id(devnum, d->volume_id);
+	return 0;
+}
+
 int dms_device_open_checked(struct dms_device *d, int mode)
 {
 	if (d->fd >= 0 && (d->fd_mode & mode) == mode)

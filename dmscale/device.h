@@ -49,6 +49,12 @@ struct dms_device {
 
 /* Stat + size + volume id, without opening for write. */
 int dms_device_inspect(const char *node, struct dms_device *d);
+/* dms_device_inspect for a device known by its number (a member of a live
+ * table), with one open: the fd, opened with `mode` and checked to be devnum,
+ * answers the size and stays open in d->fd, so the label read and writes that
+ * follow reuse it (an append: DMS_DEV_RW | DMS_DEV_QUIET). node names the
+ * device in messages, and is opened when a private node cannot be made. */
+int dms_device_inspect_open(const char *node, dev_t devnum, int mode, struct dms_device *d);
 /* Open d->node with `mode` (DMS_DEV_*) into d->fd, and verify that the node
  * still is the device inspected: the opened fd's st_rdev must equal d->devnum
  * (-ESTALE otherwise: the name now points at another disk). An fd already open

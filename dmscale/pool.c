@@ -122,6 +122,7 @@ static int view_open_assemble(const char *pool, struct pool_view *v, const struc
 
 void dms_pool_view_close(struct pool_view *v)
 {
+	dms_scan_close_fds(v->s);
 	free(v->a);
 	free(v->s);
 }

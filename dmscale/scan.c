@@ -47,6 +47,8 @@ static void add_read(struct dms_scan *s, struct dms_device *devs, size_t n, cons
 {
 	for (size_t i = 0; i < n; i++) {
 		const char *node = devs[i].node;
+		if (results[i] != 0 || !dms_label_fits_device(&labels[i], devs[i].size_bytes) || s->n >= DMS_MAX_SCAN)
+			dms_device_close(&devs[i]);     /* not kept (below): no fd held open for it */
 		if (results[i] == -ENODATA)
 			continue;
 		if (results[i] < 0) {
@@ -176,27 +178,45 @@ static int node_of_devnum(dev_t devnum, char *out, size_t len)
 	return r;
 }
 
-int dms_scan_devnums(struct dms_scan *s, const dev_t *devnums, size_t n)
+static int inspect_devnum(dev_t devnum, bool held, struct dms_device *d)
+{
+	char node[256];
+	int r = node_of_devnum(devnum, node, sizeof(node));
+	if (r < 0)
+		return r;
+	if (held)
+		return dms_device_inspect_open(node, devnum, DMS_DEV_RW | DMS_DEV_QUIET, d);
+	r = dms_device_inspect(node, d);
+	return r < 0 ? r : d->devnum == devnum ? 0 : -ESTALE;
+}
+
+int dms_scan_devnums(struct dms_scan *s, const dev_t *devnums, size_t n, size_t n_held)
 {
 	struct scan_batch b = { 0 };
 	int r = 0;
 	s->n = 0;
 	s->unreadable = 0;
 	for (size_t i = 0; i < n && r == 0; i++) {
-		char node[256];
 		struct dms_device d;
-		if (node_of_devnum(devnums[i], node, sizeof(node)) < 0 || dms_device_inspect(node, &d) < 0 ||
-		    d.devnum != devnums[i])
+		if (inspect_devnum(devnums[i], i < n_held, &d) < 0)
 			s->unreadable++;
-		else
-			r = batch_push(&b, &d);
+		else if ((r = batch_push(&b, &d)) < 0)
+			dms_device_close(&d);
 	}
 	if (r == 0)
 		r = read_batch(s, &b);
 	else
 		r = log_error_errno(-r, "out of memory");
+	for (size_t i = 0; r < 0 && i < b.n; i++)
+		dms_device_close(&b.dev[i]);
 	free(b.dev);
 	return r;
+}
+
+void dms_scan_close_fds(struct dms_scan *s)
+{
+	for (size_t k = 0; s && k < s->n; k++)
+		dms_device_close(&s->dev[k]);
 }
 
 ssize_t dms_scan_find(const struct dms_scan *s, dev_t devnum)

@@ -21,8 +21,13 @@ struct dms_scan *dms_scan_new(void);
 int dms_scan_labels(struct dms_scan *s);
 /* Read only the labels of the devices devnums[0..n) (one submit): the
  * members of a live table plus a candidate, for an append. A device whose
- * node cannot be found or opened counts as unreadable. */
-int dms_scan_devnums(struct dms_scan *s, const dev_t *devnums, size_t n);
+ * node cannot be found or opened counts as unreadable. The first n_held
+ * devices are opened once, DMS_DEV_RW | DMS_DEV_QUIET, and a labelled one's
+ * fd stays open in s->dev[].fd for the label writes of the append (no reopen
+ * per step); dms_scan_close_fds closes what is left open. */
+int dms_scan_devnums(struct dms_scan *s, const dev_t *devnums, size_t n, size_t n_held);
+/* Close every fd still open in s->dev[] (s may be NULL). */
+void dms_scan_close_fds(struct dms_scan *s);
 /* Pure: add a device and its label; -ENOSPC when the scan is full. */
 int dms_scan_add(struct dms_scan *s, const struct dms_device *d, const struct dms_label *l, unsigned copies_ok);
 /* Index of devnum in the scan, or -1. */

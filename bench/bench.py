@@ -198,8 +198,12 @@ def guest_kernel(vm):
 class Path:
     """One way of growing a mounted filesystem by a new disk."""
 
-    def __init__(self, name, kind, fs, target="linear", tag=None):
+    def __init__(self, name, kind, fs, target="linear", tag=None, daemon=False):
         self.name, self.kind, self.fs, self.target = name, kind, fs, target
+        # daemon: `dmscale daemon` runs for the pool (it needs the bed's EC2
+        # simulator to start) and appends the claimed disk in-process, on
+        # its udev monitor; dmscale-attach@ then finds it done
+        self.daemon = daemon
         tag = tag or name.replace("-", "")
         self.tag = tag
         self.mp = f"/bench/{tag}"
@@ -225,6 +229,8 @@ class Path:
                 self.note = "not available in this build: " + (err.strip().splitlines() or ["?"])[-1][:200]
                 vm.run(["sh", "-c", f"umount {self.mp}; dmsetup remove dmscale-{self.pool}; true"], check=False)
                 return False
+            if self.daemon:     # idle: an empty 2 GiB pool is far above its threshold
+                start_daemon(vm, self.pool, self.mp, self.daemon_unit)
         elif self.kind == "lvm":
             mkfs = ("mkfs.xfs -q -f -K" if self.fs == "xfs" else
                     "mkfs.ext4 -q -F -m 0 -O 64bit,resize_inode -E nodiscard,lazy_itable_init=1,lazy_journal_init=1")
@@ -235,6 +241,10 @@ class Path:
             vm.sh(f"mkfs.btrfs -q -f -K {dev} && mount -o noatime {dev} {self.mp}", timeout=180)
         self.base_disk = d
         return True
+
+    @property
+    def daemon_unit(self):
+        return f"bench-daemon-{self.tag}.service"
 
     def claim(self, vm, disk):
         if self.kind == "dmscale":
@@ -283,9 +293,32 @@ def attach_trial(vm, path, nbytes, watch=True):
     r["latency_s"] = r.get("size_s", r["done_s"]) if path.grows_fs() else r["done_s"]
     if not r["ok"]:
         r["error"] = vm.sh(f"journalctl -b -u {path.unit_prefix}{w['dev']}.service --no-pager -o cat | tail -5")
-    if path.kind == "dmscale":
+    if path.daemon:
+        # the append ran in the daemon: its step line and its end are in the
+        # daemon's journal (the unit took the lock after it and found the disk
+        # no longer pending); no unit dispatch is on this path
+        t_end = daemon_append_end(vm, path.daemon_unit, w["dev"])
+        r.update({"dispatch_s": None, "done_s": t_end - w["t_node"] if t_end else None, "t_exit": t_end,
+                  "ok": r["ok"] and t_end is not None, "attach_unit_done_s": r["done_s"]})
+        r["steps_ms"] = attach_steps(vm, path.daemon_unit)
+    elif path.kind == "dmscale":
         r["steps_ms"] = attach_steps(vm, f"{path.unit_prefix}{w['dev']}.service")
     return r
+
+
+def daemon_append_end(vm, unit, dev):
+    """Monotonic time (s) of the daemon's step line for its append of /dev/dev, or None."""
+    out = vm.sh(f"journalctl -b -u {unit} -o json --no-pager --output-fields=MESSAGE")
+    t = None
+    for line in out.splitlines():
+        try:
+            j = json.loads(line)
+        except ValueError:
+            continue
+        msg = j.get("MESSAGE") if isinstance(j.get("MESSAGE"), str) else ""
+        if " steps: " in msg and f"attach /dev/{dev}:" in msg:
+            t = int(j["__MONOTONIC_TIMESTAMP"]) / 1e6
+    return t
 
 
 def attach_steps(vm, unit):
@@ -294,12 +327,14 @@ def attach_steps(vm, unit):
     return bsummary.parse_steps(out)
 
 
-def s1_paths():
+def s1_paths(daemon=False):
     paths = []
     for fs in FS_LIST:
         paths.append(Path(f"dmscale-linear-{fs}", "dmscale", fs, "linear", tag=f"l{fs}"))
     for fs in (["ext4"] if TARGETS else FS_LIST):
         paths.append(Path(f"dmscale-thin-{fs}", "dmscale", fs, "thin", tag=f"t{fs}"))
+    if daemon:
+        paths.append(Path("dmscale-daemon-linear-ext4", "dmscale", "ext4", "linear", tag="dlext4", daemon=True))
     paths.append(Path("lvm-ext4", "lvm", "ext4", tag="lvmext4"))
     if "xfs" in FS_LIST:
         paths.append(Path("lvm-xfs", "lvm", "xfs", tag="lvmxfs"))
@@ -308,11 +343,12 @@ def s1_paths():
     return paths
 
 
-def section_attach(vm, res):
+def section_attach(vm, res, daemon=True):
     """1. Attach latency, every path in one VM, rounds interleaved A B C …, the
-    order rotated each round."""
+    order rotated each round. daemon: the VM is a bed's (EC2 simulator), so
+    the daemon's in-process path is a row too."""
     log("section 1: attach latency")
-    paths = s1_paths()
+    paths = s1_paths(daemon)
     sec = {"trials_per_path": P["k_attach"], "disk_gib": P["disk_gib"], "paths": {}}
     for p in paths:
         p.setup(vm, P["base_gib"] * GIB)
@@ -328,7 +364,7 @@ def section_attach(vm, res):
             r = attach_trial(vm, p, P["disk_gib"] * GIB)
             r["round"] = k
             sec["paths"][p.name]["trials"].append(r)
-            log(f"  round {k} {p.name}: {r['latency_s']:.3f} s (done {r['done_s']:.3f} s){'' if r['ok'] else ' FAILED'}")
+            log(f"  round {k} {p.name}: {r['latency_s']:.3f} s (done {r['done_s'] or 0:.3f} s){'' if r['ok'] else ' FAILED'}")
             time.sleep(0.5)
     for name, e in sec["paths"].items():
         ok = [t for t in e["trials"] if t["ok"]]
@@ -345,6 +381,9 @@ def section_attach(vm, res):
     btrfs_ref = "dmscale-linear-btrfs" if "btrfs" in FS_LIST else "dmscale-linear-ext4"
     sec["ratios"] = {
         "lvm-ext4 / dmscale-linear-ext4": ratio(lat("lvm-ext4"), lat("dmscale-linear-ext4")),
+        "lvm-ext4 / dmscale-daemon-linear-ext4": ratio(lat("lvm-ext4"), lat("dmscale-daemon-linear-ext4")),
+        "dmscale-daemon-linear-ext4 / dmscale-linear-ext4": ratio(lat("dmscale-daemon-linear-ext4"),
+                                                                  lat("dmscale-linear-ext4")),
         f"btrfs-device-add / {btrfs_ref} (to new size)": ratio(lat("btrfs-device-add"), lat(btrfs_ref)),
         f"btrfs-device-add / {btrfs_ref} (to last command done)":
             ratio(lat("btrfs-device-add", "done_s"), lat(btrfs_ref, "done_s")),
@@ -1142,9 +1181,9 @@ def main():
             import replay_check     # 7b: the cost replay checked against the VM (bench/replay_check.py)
             guarded("replay_check", res, replay_check.run, sys.modules[__name__], run.make_vm, res)
         elif args.targets:
-            v = run.make_vm()
-            v.start(boot_timeout=600)
-            install_bench(v)
+            b1 = make_bed(run.make_vm)          # a bed: the daemon's row needs the EC2 simulator
+            start_bed(b1)
+            v = b1.vm
             res["meta"]["guest_kernel"] = guest_kernel(v)
 
             def s12t():
@@ -1152,6 +1191,7 @@ def main():
                 section_stall(v, res, paths)
             guarded("attach_latency", res, s12t)
             v.kill()
+            b1.stop()
             v = run.make_vm()
             v.start(boot_timeout=600)
             install_bench(v)
@@ -1183,16 +1223,16 @@ def main():
         else:
             # 6 (five idle minutes, a mostly idle VM) runs beside 1 + 2
             b6 = make_bed(run.make_vm)
-            v = run.make_vm()
-            v.start(boot_timeout=600)
+            b1 = make_bed(run.make_vm)          # a bed: the daemon's row needs the EC2 simulator
+            start_bed(b1)
+            v = b1.vm
             start_bed(b6)
-            install_bench(v)
             res["meta"]["guest_kernel"] = guest_kernel(v)
             th = threading.Thread(target=guarded, args=("footprint", res, section_footprint, b6, res))
             th.start()
-
             guarded("attach_latency", res, section_attach, v, res)
             v.kill()
+            b1.stop()
             th.join()
             b6.vm.kill()
             b6.stop()

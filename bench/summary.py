@@ -45,6 +45,10 @@ def attach_fields(res):
     for fs in ("ext4", "xfs"):
         out[f"attach_ratio_{fs}"] = _ratio(_median(_path(res, "attach_latency", f"dmscale-linear-{fs}").get("latency_s")),
                                            _median(_path(res, "attach_latency", f"lvm-{fs}").get("latency_s")))
+    # the daemon's in-process append (issue 14, item 1) against the same LVM rows
+    out["attach_ratio_ext4_daemon"] = _ratio(
+        _median(_path(res, "attach_latency", "dmscale-daemon-linear-ext4").get("latency_s")),
+        _median(_path(res, "attach_latency", "lvm-ext4").get("latency_s")))
     fl = res.get("flat", {})
     out["attach_26_over_2"] = _ratio(_median(fl.get("large_latency_s")), _median(fl.get("small_latency_s")))
     out["stall_ratio_ext4"] = _ratio(_median(_path(res, "write_stall", "dmscale-linear-ext4").get("max_gap_ms")),

@@ -15,6 +15,7 @@ def results():
         "meta": {"dmscale_commit": "abc1234", "dirty": False},
         "attach_latency": {"paths": {
             "dmscale-linear-ext4": {"latency_s": med(0.5), "done_s": med(0.6)},
+            "dmscale-daemon-linear-ext4": {"latency_s": med(0.3)},
             "lvm-ext4": {"latency_s": med(4.0)},
             "dmscale-linear-xfs": {"latency_s": med(0.8)},
             "lvm-xfs": {"latency_s": med(3.2), "done_s": med(3.3)},
@@ -33,6 +34,7 @@ def test_fields_and_direction():
     # dmscale ÷ LVM, large ÷ small, thin ÷ linear: below 1 favours dmscale
     assert abs(s["attach_ratio_ext4"] - 0.125) < 1e-9
     assert abs(s["attach_ratio_xfs"] - 0.25) < 1e-9
+    assert abs(s["attach_ratio_ext4_daemon"] - 0.075) < 1e-9
     assert abs(s["attach_26_over_2"] - 1.1) < 1e-9
     assert abs(s["stall_ratio_ext4"] - 0.05) < 1e-9
     assert abs(s["thin_over_linear_attach"] - 1.5) < 1e-9
@@ -48,6 +50,8 @@ def test_partial_run_has_nones_not_guesses():
     s = summary.summary(r)
     assert s["attach_26_over_2"] is None
     assert s["stall_ratio_ext4"] is None
+    del r["attach_latency"]["paths"]["dmscale-daemon-linear-ext4"]     # a run without a simulator
+    assert summary.summary(r)["attach_ratio_ext4_daemon"] is None
     assert s["dirty"] is True
     assert s["partial"].startswith("sections x")
     assert summary.summary({})["trials"] == 0

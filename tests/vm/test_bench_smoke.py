@@ -24,8 +24,11 @@ def test_bench_smoke(tmp_path):
         assert s in res, s
     assert res["meta"]["smoke"] is True
     a = res["attach_latency"]["paths"]
-    for p in ("dmscale-linear-ext4", "dmscale-thin-ext4", "lvm-ext4", "btrfs-device-add"):
+    for p in ("dmscale-linear-ext4", "dmscale-daemon-linear-ext4", "dmscale-thin-ext4", "lvm-ext4",
+              "btrfs-device-add"):
         assert a[p]["available"] and a[p]["failures"] == 0 and a[p]["latency_s"]["n"] >= 1, (p, a[p])
+    # the daemon's row is its in-process append: its step line came from the daemon's journal
+    assert a["dmscale-daemon-linear-ext4"]["steps_ms"]["total"]["n"] >= 1, a["dmscale-daemon-linear-ext4"]
     assert set(res["write_stall"]["paths"]) >= {"baseline-ext4", "dmscale-linear-ext4", "lvm-ext4"}
     assert res["fill_race"]["targets"]["linear"]["trials"]
     text = doc.read_text()

@@ -210,7 +210,9 @@ static void test_stuck_elsewhere_is_not_a_damaged_label(void **state)
 	assert_int_equal(read(ready[0], &c, 1), 1);
 	time_t since = 0;
 	assert_int_equal(dms_stuck_owner(key_dev, key_ino, &since), child);
-	assert_true(since > 0 && since <= time(NULL));
+	/* the marker's mtime: with multigrain file timestamps (Linux 6.13+) it can
+	 * be up to a clock tick ahead of time()'s coarse clock, so a second late */
+	assert_true(since > 0 && since <= time(NULL) + 1);
 
 	int submits = fake.submits;
 	int r = dms_device_read_label(&d, l, &ok);

@@ -156,20 +156,25 @@ def wait_units_idle(vm, timeout=180):
                 "--state=activating --no-legend --plain | grep -q .", timeout=timeout, interval=0.5)
 
 
-def journal_unit(vm, unit):
-    """(start, end, ok) of a unit's last start job from systemd's journal messages
-    (monotonic s; end None while running). Oneshot template units are garbage-
-    collected once inactive, so their properties cannot be read afterwards."""
-    out = vm.sh(f"journalctl -b -u {unit} -o json --no-pager --output-fields=MESSAGE,JOB_TYPE,JOB_RESULT")
-    start = end = None
-    ok = False
+def journal_entries(vm, unit, fields="MESSAGE"):
+    """(monotonic s, message, entry) of each journal entry of unit in this boot."""
+    out = vm.sh(f"journalctl -b -u {unit} -o json --no-pager --output-fields={fields}")
     for line in out.splitlines():
         try:
             j = json.loads(line)
         except ValueError:
             continue
-        ts = int(j["__MONOTONIC_TIMESTAMP"]) / 1e6
         msg = j.get("MESSAGE") if isinstance(j.get("MESSAGE"), str) else ""
+        yield int(j["__MONOTONIC_TIMESTAMP"]) / 1e6, msg, j
+
+
+def journal_unit(vm, unit):
+    """(start, end, ok) of a unit's last start job from systemd's journal messages
+    (monotonic s; end None while running). Oneshot template units are garbage-
+    collected once inactive, so their properties cannot be read afterwards."""
+    start = end = None
+    ok = False
+    for ts, msg, j in journal_entries(vm, unit, "MESSAGE,JOB_TYPE,JOB_RESULT"):
         if msg.startswith("Starting "):
             start, end, ok = ts, None, False
         elif j.get("JOB_TYPE") == "start" and j.get("JOB_RESULT"):
@@ -308,16 +313,10 @@ def attach_trial(vm, path, nbytes, watch=True):
 
 def daemon_append_end(vm, unit, dev):
     """Monotonic time (s) of the daemon's step line for its append of /dev/dev, or None."""
-    out = vm.sh(f"journalctl -b -u {unit} -o json --no-pager --output-fields=MESSAGE")
     t = None
-    for line in out.splitlines():
-        try:
-            j = json.loads(line)
-        except ValueError:
-            continue
-        msg = j.get("MESSAGE") if isinstance(j.get("MESSAGE"), str) else ""
+    for ts, msg, _ in journal_entries(vm, unit):
         if " steps: " in msg and f"attach /dev/{dev}:" in msg:
-            t = int(j["__MONOTONIC_TIMESTAMP"]) / 1e6
+            t = ts
     return t
 
 

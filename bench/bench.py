@@ -422,7 +422,10 @@ def section_stall(vm, res, paths):
             sec["paths"][name]["trials"].append(t)
             w = t["window"]
             log(f"  round {k} {name}: window {w['span_s']:.2f} s, {w['ios']} I/Os, longest gap "
-                f"{w.get('max_gap_ms')} ms, p99 {w['p99_us']} µs, max {w['max_us']} µs, errors {t['errors']}")
+                f"{w.get('max_gap_ms')} ms at {w.get('max_gap_at_s', 0):.3f} s, p99 {w['p99_us']} µs, "
+                f"max {w['max_us']} µs, errors {t['errors']}")
+            if t["attach"]:
+                log(f"    attach: dispatch {t['attach'].get('dispatch_s')} s, steps {t['attach'].get('steps_ms')}")
     for name, e in sec["paths"].items():
         tr = e["trials"]
         for key in ("max_gap_ms", "p99_us", "p999_us", "max_us"):
@@ -483,7 +486,7 @@ def stall_trial(vm, p, attach, tag):
     st = gjson(vm, ["/usr/bin/python3", f"{G}/latstats.py", f"{lat}_lat.1.log", fjson, f"win:{a}:{b}"])
     vm.run(["sh", "-c", f"rm -f {lat}_* {fjson}"], check=False)
     return {"window": st["windows"]["win"], "errors": st["errors"], "ios_total": st["ios"],
-            "attach": r and {k: r.get(k) for k in ("latency_s", "done_s", "ok", "in_window", "steps_ms")}}
+            "attach": r and {k: r.get(k) for k in ("latency_s", "dispatch_s", "done_s", "ok", "in_window", "steps_ms")}}
 
 
 # ------------------------------------------------------------------ section 3
@@ -1106,7 +1109,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(HERE, "results.json"))
     ap.add_argument("--doc", default=os.path.join(PROJECT, "docs", "BENCHMARKS.md"))
     ap.add_argument("--keep", action="store_true", help="keep the VM work directory")
-    ap.add_argument("--only", choices=["thin_vs_linear", "flat", "seed", "istore", "replay_check"],
+    ap.add_argument("--only", choices=["thin_vs_linear", "flat", "seed", "istore", "replay_check", "write_stall"],
                     help="run one section and merge it into the existing --out, then re-render")
     ap.add_argument("--targets", action="store_true",
                     help="only what issue 14's targets need (sections 1 and 2 on ext4 and xfs, 3b), merged into "
@@ -1200,7 +1203,8 @@ def main():
             v = run.make_vm()
             v.start(boot_timeout=600)
             install_bench(v)
-            guarded(args.only, res, {"thin_vs_linear": section_thin_vs_linear, "flat": section_flat}[args.only],
+            guarded(args.only, res, {"thin_vs_linear": section_thin_vs_linear, "flat": section_flat,
+                                           "write_stall": section_stall_own_vm}[args.only],
                     v, res)
             v.kill()
         elif SMOKE:

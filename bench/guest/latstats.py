@@ -5,7 +5,9 @@ NAME:START_RT:END_RT (realtime seconds). Prints JSON.
 
 max_gap_ms: the longest time between two consecutive completions in the
 window (its start and end count as completions): how long the writer saw no
-progress at all. The log's time column has 1 ms resolution."""
+progress at all. The log's time column has 1 ms resolution.
+max_gap_at_s: where that gap starts, in seconds from the window's start
+(which is the device node's arrival on an attach trial)."""
 import json
 import sys
 
@@ -38,8 +40,8 @@ for w in sys.argv[3:]:
     a, b = float(a), float(b)
     v = sorted(lat for t, lat in rows if a <= t <= b)
     ts = [a] + sorted(t for t, lat in rows if a <= t <= b) + [b]
-    gap_ms = max((y - x) for x, y in zip(ts, ts[1:])) * 1000.0
-    out["windows"][name] = {"ios": len(v), "max_gap_ms": gap_ms, "p50_us": pct(v, 50), "p99_us": pct(v, 99),
+    gap_s, gap_at = max((y - x, x) for x, y in zip(ts, ts[1:]))
+    out["windows"][name] = {"ios": len(v), "max_gap_ms": gap_s * 1000.0, "max_gap_at_s": gap_at - a, "p50_us": pct(v, 50), "p99_us": pct(v, 99),
                             "p999_us": pct(v, 99.9), "max_us": v[-1] if v else None,
                             "span_s": b - a}
 print(json.dumps(out))

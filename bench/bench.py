@@ -400,15 +400,18 @@ def section_stall(vm, res, paths):
     """2. Write stall: fio randwrite O_DIRECT libaio QD>1 on the filesystem being
     grown; per-I/O completion latencies inside the attach window."""
     log("section 2: write stall during an attach")
-    names = ["dmscale-linear-ext4", "lvm-ext4", "btrfs-device-add"]
+    names = ["dmscale-linear-ext4", "lvm-ext4", "dmscale-linear-xfs", "lvm-xfs", "btrfs-device-add"]
     use = [paths[n] for n in names if n in paths and paths[n].available]
+    # the noise floor of each filesystem: the same writer, no attach
+    base = {f"baseline-{fs}": paths[f"dmscale-linear-{fs}"] for fs in ("ext4", "xfs")
+            if f"dmscale-linear-{fs}" in paths and paths[f"dmscale-linear-{fs}"].available}
     sec = {"trials_per_path": P["k_stall"], "window_s": P["stall_window_s"], "fio": f"randwrite bs=4k ioengine=libaio iodepth={P['fio_iodepth']} "
            "direct=1 on a 64 MiB file in the grown filesystem; every I/O's completion latency (write_lat_log, "
            "log_avg_msec=0)" + (f", paced at {P['fio_rate_iops']} IOPS" if P["fio_rate_iops"] else ""), "paths": {}}
     for p in use:
         vm.sh(f"fio --name=lay --filename={p.mp}/fio.dat --size=64M --rw=write --bs=1M --direct=1 "
               f"--ioengine=libaio --output=/dev/null", timeout=180)
-    rows = ["baseline-ext4"] + [p.name for p in use]
+    rows = list(base) + [p.name for p in use]
     for r in rows:
         sec["paths"][r] = {"trials": []}
     for k in range(P["k_stall"]):
@@ -416,8 +419,8 @@ def section_stall(vm, res, paths):
         if k % 2:                               # who follows whom changes too
             order = order[::-1]
         for name in order:
-            p = paths["dmscale-linear-ext4"] if name == "baseline-ext4" else paths[name]
-            t = stall_trial(vm, p, attach=name != "baseline-ext4", tag=f"{k}{name}")
+            p = base.get(name) or paths[name]
+            t = stall_trial(vm, p, attach=name not in base, tag=f"{k}{name}")
             t["round"] = k
             sec["paths"][name]["trials"].append(t)
             w = t["window"]
@@ -436,7 +439,8 @@ def section_stall(vm, res, paths):
     ps = sec["paths"]
     sec["ratios"] = {}
     for a, b in (("lvm-ext4", "dmscale-linear-ext4"), ("btrfs-device-add", "dmscale-linear-ext4"),
-                 ("dmscale-linear-ext4", "baseline-ext4")):
+                 ("dmscale-linear-ext4", "baseline-ext4"), ("lvm-xfs", "dmscale-linear-xfs"),
+                 ("dmscale-linear-xfs", "baseline-xfs")):
         if a in ps and b in ps:
             for key in ("max_gap_ms", "p99_us", "p999_us", "max_us"):
                 sec["ratios"][f"{a} / {b} {key.rsplit('_', 1)[0]}"] = ratio(ps[a][key], ps[b][key])
@@ -445,7 +449,7 @@ def section_stall(vm, res, paths):
 
 def section_stall_own_vm(vm, res):
     """2. on a fresh VM: set up only the paths the stall compares, then measure."""
-    names = ("dmscale-linear-ext4", "lvm-ext4", "btrfs-device-add")
+    names = ("dmscale-linear-ext4", "lvm-ext4", "dmscale-linear-xfs", "lvm-xfs", "btrfs-device-add")
     paths = {}
     for p in s1_paths():
         if p.name in names:

@@ -51,8 +51,9 @@ def attach_fields(res):
         _median(_path(res, "attach_latency", "lvm-ext4").get("latency_s")))
     fl = res.get("flat", {})
     out["attach_26_over_2"] = _ratio(_median(fl.get("large_latency_s")), _median(fl.get("small_latency_s")))
-    out["stall_ratio_ext4"] = _ratio(_median(_path(res, "write_stall", "dmscale-linear-ext4").get("max_gap_ms")),
-                                     _median(_path(res, "write_stall", "lvm-ext4").get("max_gap_ms")))
+    for fs in ("ext4", "xfs"):
+        out[f"stall_ratio_{fs}"] = _ratio(_median(_path(res, "write_stall", f"dmscale-linear-{fs}").get("max_gap_ms")),
+                                          _median(_path(res, "write_stall", f"lvm-{fs}").get("max_gap_ms")))
     out["thin_over_linear_attach"] = _ratio(
         _median(_path(res, "attach_latency", "dmscale-thin-ext4").get("done_s")),
         _median(_path(res, "attach_latency", "dmscale-linear-ext4").get("done_s")))

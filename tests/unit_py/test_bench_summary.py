@@ -22,7 +22,9 @@ def results():
             "dmscale-thin-ext4": {"latency_s": med(0.9), "done_s": med(0.9)},
         }},
         "write_stall": {"paths": {"dmscale-linear-ext4": {"max_gap_ms": med(20.0)},
-                                  "lvm-ext4": {"max_gap_ms": med(400.0, n=6)}}},
+                                  "lvm-ext4": {"max_gap_ms": med(400.0, n=6)},
+                                  "dmscale-linear-xfs": {"max_gap_ms": med(30.0)},
+                                  "lvm-xfs": {"max_gap_ms": med(60.0)}}},
         "flat": {"small_latency_s": med(0.5), "large_latency_s": med(0.55)},
     }
 
@@ -37,6 +39,7 @@ def test_fields_and_direction():
     assert abs(s["attach_ratio_ext4_daemon"] - 0.075) < 1e-9
     assert abs(s["attach_26_over_2"] - 1.1) < 1e-9
     assert abs(s["stall_ratio_ext4"] - 0.05) < 1e-9
+    assert abs(s["stall_ratio_xfs"] - 0.5) < 1e-9
     assert abs(s["thin_over_linear_attach"] - 1.5) < 1e-9
     assert s["trials"] == 5
 
@@ -50,6 +53,8 @@ def test_partial_run_has_nones_not_guesses():
     s = summary.summary(r)
     assert s["attach_26_over_2"] is None
     assert s["stall_ratio_ext4"] is None
+    del r["write_stall"]["paths"]["lvm-xfs"]                          # a smoke run has no xfs rows
+    assert summary.summary(r)["stall_ratio_xfs"] is None
     del r["attach_latency"]["paths"]["dmscale-daemon-linear-ext4"]     # a run without a simulator
     assert summary.summary(r)["attach_ratio_ext4_daemon"] is None
     assert s["dirty"] is True

@@ -471,11 +471,11 @@ def closing(res):
                              + ("a dm table swap suspends the device (in-flight I/O is drained, new I/O waits "
                                 "until resume), whereas btrfs `device add` never suspends the filesystem's device."
                                 if "btrfs" in k else
-                                "dmscale's longest gap falls where ext4's resize ioctl ends: EXT4_IOC_RESIZE_FS "
-                                "locks every journal update while it commits and checkpoints the journal "
-                                "(fs/ext4/ioctl.c: jbd2_journal_lock_updates, jbd2_journal_flush), and LVM's "
-                                "resize2fs issues the same ioctl after its freeze, which costs an O_DIRECT "
-                                "writer little more (docs/DESIGN.md, \"Writer stall of an ext4 grow\")."
+                                "both paths' longest gaps begin around the end of the same ext4 resize ioctl "
+                                "(LVM's resize2fs issues it after a freeze that costs an O_DIRECT writer little) "
+                                "and after it: udev's probe of the resized device, and ext4lazyinit zeroing "
+                                "the new groups' inode tables under a journal handle (docs/DESIGN.md, "
+                                "\"Writer stall of an ext4 grow\")."
                                 if "ext4" in k else "the two paths issue the same grow call; noise or the "
                                 "suspend of dmscale's reload."))
         bl = st["ratios"].get("dmscale-linear-ext4 / baseline-ext4 max")

@@ -47,14 +47,14 @@ G = "/usr/local/lib/dmscale-bench"       # guest copy of bench/guest
 RUN = "/run/dmscale-bench"
 
 FULL = dict(
-    k_attach=5, k_stall=5, stall_window_s=10.0, k_flat=5, flat_small=2, flat_large=26, fio_lead_s=2.0, fio_iodepth=8, fio_rate_iops=0, scale_members=26,
+    k_attach=5, k_stall=5, stall_window_s=10.0, k_flat=5, flat_small=2, flat_large=26, fio_lead_s=2.0, fio_iodepth=8, fio_rate_iops=0, buf_rate_mib=24, scale_members=26,
     scale_checkpoints=[2, 8, 16, 26], k_assemble=3, reboot=True, k_react=5,
     race_s0_gib=1, race_fill_x=4, race_trials=3, race_latency_s=10.0, thin_rate=32,
     idle_s=300, strace_s=30, trace=dict(nbig=3, bigmib=640, nsmall=1500, smallkib=48), trace_s0_gib=2,
     disk_gib=1, base_gib=1, k_istore=5, istore_write_mib=256, istore_iodepth=16,
 )
 SMALL = dict(
-    k_attach=1, k_stall=1, stall_window_s=3.0, k_flat=1, flat_small=2, flat_large=3, fio_lead_s=1.0, fio_iodepth=8, fio_rate_iops=500, scale_members=3,
+    k_attach=1, k_stall=1, stall_window_s=3.0, k_flat=1, flat_small=2, flat_large=3, fio_lead_s=1.0, fio_iodepth=8, fio_rate_iops=500, buf_rate_mib=8, scale_members=3,
     scale_checkpoints=[2, 3], k_assemble=1, reboot=False, k_react=1,
     race_s0_gib=1, race_fill_x=1.1, race_trials=1, race_latency_s=2.0, thin_rate=24,
     idle_s=5, strace_s=4, trace=dict(nbig=2, bigmib=300, nsmall=100, smallkib=16), trace_s0_gib=1,
@@ -70,6 +70,7 @@ P = SMALL if SMOKE else FULL
 # 32, stall 72, fill race 54, scaling 31, footprint 19, reaction 14, cost 14).
 FS_LIST = ["ext4"] if SMOKE else ["ext4", "xfs", "btrfs"]
 TARGETS = False         # --targets: only what issue 14's summary needs
+BUFFERED = "-buffered"  # section 2: a row of the same path with the buffered writer
 
 
 def log(msg):
@@ -412,6 +413,14 @@ def section_stall(vm, res, paths):
         vm.sh(f"fio --name=lay --filename={p.mp}/fio.dat --size=64M --rw=write --bs=1M --direct=1 "
               f"--ioengine=libaio --output=/dev/null", timeout=180)
     rows = list(base) + [p.name for p in use]
+    # A container's writer: buffered, sequential, paced under the dirty limits
+    # (ext4 rows: LVM's freeze must write back what is dirty, dmscale's path
+    # does not freeze). Every row keeps its O_DIRECT twin above.
+    for n in ("baseline-ext4", "dmscale-linear-ext4", "lvm-ext4"):
+        if n in rows and (not SMOKE or n == "dmscale-linear-ext4"):
+            rows.append(n + BUFFERED)
+    sec["fio_buffered"] = (f"rows ending in {BUFFERED}: write bs=64k ioengine=psync direct=0 paced at "
+                           f"{P['buf_rate_mib']} MiB/s into a new 320 MiB file; every write() call's latency")
     for r in rows:
         sec["paths"][r] = {"trials": []}
     for k in range(P["k_stall"]):
@@ -419,8 +428,9 @@ def section_stall(vm, res, paths):
         if k % 2:                               # who follows whom changes too
             order = order[::-1]
         for name in order:
-            p = base.get(name) or paths[name]
-            t = stall_trial(vm, p, attach=name not in base, tag=f"{k}{name}")
+            plain = name[:-len(BUFFERED)] if name.endswith(BUFFERED) else name
+            p = base.get(plain) or paths[plain]
+            t = stall_trial(vm, p, attach=plain not in base, tag=f"{k}{name}", buffered=plain != name)
             t["round"] = k
             sec["paths"][name]["trials"].append(t)
             w = t["window"]
@@ -440,7 +450,8 @@ def section_stall(vm, res, paths):
     sec["ratios"] = {}
     for a, b in (("lvm-ext4", "dmscale-linear-ext4"), ("btrfs-device-add", "dmscale-linear-ext4"),
                  ("dmscale-linear-ext4", "baseline-ext4"), ("lvm-xfs", "dmscale-linear-xfs"),
-                 ("dmscale-linear-xfs", "baseline-xfs")):
+                 ("dmscale-linear-xfs", "baseline-xfs"), ("lvm-ext4" + BUFFERED, "dmscale-linear-ext4" + BUFFERED),
+                 ("dmscale-linear-ext4" + BUFFERED, "baseline-ext4" + BUFFERED)):
         if a in ps and b in ps:
             for key in ("max_gap_ms", "p99_us", "p999_us", "max_us"):
                 sec["ratios"][f"{a} / {b} {key.rsplit('_', 1)[0]}"] = ratio(ps[a][key], ps[b][key])
@@ -459,15 +470,25 @@ def section_stall_own_vm(vm, res):
     section_stall(vm, res, paths)
 
 
-def stall_trial(vm, p, attach, tag):
+def stall_fio(mp, lat, fjson, buffered):
+    """The section-2 writer's fio command line."""
+    if buffered:
+        job = [f"--filename={mp}/fio-buf.dat", "--size=320M", "--rw=write", "--bs=64k", "--ioengine=psync",
+               "--direct=0", f"--rate={P['buf_rate_mib']}m"]
+    else:
+        job = [f"--filename={mp}/fio.dat", "--size=64M", "--rw=randwrite", "--bs=4k", "--ioengine=libaio",
+               f"--iodepth={P['fio_iodepth']}", "--direct=1"]
+        if P["fio_rate_iops"]:  # the smoke: a paced writer (each I/O it logs costs the guest CPU to write and parse)
+            job.append(f"--rate_iops={P['fio_rate_iops']}")
+    return (["/usr/bin/fio", "--name=w"] + job +
+            ["--time_based", "--runtime=90", f"--write_lat_log={lat}", "--log_avg_msec=0", "--log_unix_epoch=1",
+             "--continue_on_error=all", "--output-format=json", f"--output={fjson}"])
+
+
+def stall_trial(vm, p, attach, tag, buffered=False):
     lat = f"{RUN}/lat{tag}"
     fjson = f"{RUN}/fio{tag}.json"
-    fio = ["/usr/bin/fio", "--name=w", f"--filename={p.mp}/fio.dat", "--size=64M", "--rw=randwrite", "--bs=4k",
-           "--ioengine=libaio", f"--iodepth={P['fio_iodepth']}", "--direct=1", "--time_based", "--runtime=90",
-           f"--write_lat_log={lat}", "--log_avg_msec=0", "--log_unix_epoch=1", "--continue_on_error=all",
-           "--output-format=json", f"--output={fjson}"]
-    if P["fio_rate_iops"]:      # the smoke: a paced writer (each I/O it logs costs the guest CPU to write and parse)
-        fio.append(f"--rate_iops={P['fio_rate_iops']}")
+    fio = stall_fio(p.mp, lat, fjson, buffered)
     fpid = gstart(vm, fio)
     time.sleep(P["fio_lead_s"])
     # Every row is measured on a window of the same length from the device
@@ -488,7 +509,7 @@ def stall_trial(vm, p, attach, tag):
     vm.run(["kill", "-INT", str(fpid)], check=False)
     gwait(vm, fpid, 60)
     st = gjson(vm, ["/usr/bin/python3", f"{G}/latstats.py", f"{lat}_lat.1.log", fjson, f"win:{a}:{b}"])
-    vm.run(["sh", "-c", f"rm -f {lat}_* {fjson}"], check=False)
+    vm.run(["sh", "-c", f"rm -f {lat}_* {fjson} {p.mp}/fio-buf.dat"], check=False)
     return {"window": st["windows"]["win"], "errors": st["errors"], "ios_total": st["ios"],
             "attach": r and {k: r.get(k) for k in ("latency_s", "dispatch_s", "done_s", "ok", "in_window", "steps_ms")}}
 

@@ -53,6 +53,8 @@ TARGETS = [
     ("stall_ratio_ext4", "longest writer stall during an attach, dmscale ÷ LVM, ext4", 0.3, 0.3),
     ("stall_ratio_xfs", "longest writer stall during an attach, dmscale ÷ LVM, xfs (shown beside the ext4 "
      "target; not itself one of issue 14's)", 0.3, 0.3),
+    ("stall_ratio_ext4_buffered", "the same on ext4 with a buffered, paced sequential writer, as a container "
+     "writes a file (beside the target, which is the O_DIRECT writer's)", 0.3, 0.3),
     ("thin_over_linear_attach", "thin attach ÷ linear attach (node ⇒ done, ext4)", 1.2, 1.2),
 ]
 STEP_ORDER = ["lock", "read", "check", "write_new", "write_old_a", "write_old_b", "load", "resume", "resize",
@@ -191,6 +193,10 @@ def render(res):
               "between two consecutive I/O completions inside it (the writer made no progress at all; 1 ms "
               "resolution). The baseline row is the noise floor: a ratio whose two gaps are both near it says "
               "nothing under TCG.\n")
+        if st.get("fio_buffered"):
+            w(f"Buffered rows: {st['fio_buffered']}. A write() returns once its data is in the page cache, "
+              "so its gaps are where the writer itself was held: a freeze (it also writes back what is dirty), "
+              "a locked journal, dirty-page throttling.\n")
         w("| row | window (s) | I/Os in window | longest gap (ms) | p99 (µs) | p99.9 (µs) | max (µs) | errors |")
         w("|---|---|---|---|---|---|---|---|")
         for name, e in st["paths"].items():

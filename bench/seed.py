@@ -21,7 +21,6 @@ One VM, one EC2/IMDS simulator (the same settings for both systems), one trace
     would outlive the instance (no DeleteOnTermination) or sit unused.
 """
 import json
-import math
 import os
 import sys
 import threading

@@ -54,6 +54,10 @@ def attach_fields(res):
     for fs in ("ext4", "xfs"):
         out[f"stall_ratio_{fs}"] = _ratio(_median(_path(res, "write_stall", f"dmscale-linear-{fs}").get("max_gap_ms")),
                                           _median(_path(res, "write_stall", f"lvm-{fs}").get("max_gap_ms")))
+    # the same on ext4 with a buffered writer (bench.py section 2, rows ending in -buffered)
+    out["stall_ratio_ext4_buffered"] = _ratio(
+        _median(_path(res, "write_stall", "dmscale-linear-ext4-buffered").get("max_gap_ms")),
+        _median(_path(res, "write_stall", "lvm-ext4-buffered").get("max_gap_ms")))
     out["thin_over_linear_attach"] = _ratio(
         _median(_path(res, "attach_latency", "dmscale-thin-ext4").get("done_s")),
         _median(_path(res, "attach_latency", "dmscale-linear-ext4").get("done_s")))

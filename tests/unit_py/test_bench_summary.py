@@ -24,7 +24,9 @@ def results():
         "write_stall": {"paths": {"dmscale-linear-ext4": {"max_gap_ms": med(20.0)},
                                   "lvm-ext4": {"max_gap_ms": med(400.0, n=6)},
                                   "dmscale-linear-xfs": {"max_gap_ms": med(30.0)},
-                                  "lvm-xfs": {"max_gap_ms": med(60.0)}}},
+                                  "lvm-xfs": {"max_gap_ms": med(60.0)},
+                                  "dmscale-linear-ext4-buffered": {"max_gap_ms": med(15.0)},
+                                  "lvm-ext4-buffered": {"max_gap_ms": med(600.0)}}},
         "flat": {"small_latency_s": med(0.5), "large_latency_s": med(0.55)},
     }
 
@@ -40,6 +42,7 @@ def test_fields_and_direction():
     assert abs(s["attach_26_over_2"] - 1.1) < 1e-9
     assert abs(s["stall_ratio_ext4"] - 0.05) < 1e-9
     assert abs(s["stall_ratio_xfs"] - 0.5) < 1e-9
+    assert abs(s["stall_ratio_ext4_buffered"] - 0.025) < 1e-9
     assert abs(s["thin_over_linear_attach"] - 1.5) < 1e-9
     assert s["trials"] == 5
 

@@ -30,6 +30,9 @@ def test_bench_smoke(tmp_path):
     # the daemon's row is its in-process append: its step line came from the daemon's journal
     assert a["dmscale-daemon-linear-ext4"]["steps_ms"]["total"]["n"] >= 1, a["dmscale-daemon-linear-ext4"]
     assert set(res["write_stall"]["paths"]) >= {"baseline-ext4", "dmscale-linear-ext4", "lvm-ext4"}
+    # the buffered writer's row: it wrote through the attach, without errors
+    b = res["write_stall"]["paths"]["dmscale-linear-ext4-buffered"]
+    assert b["errors"] == 0 and b["trials"][0]["window"]["ios"] > 0 and b["trials"][0]["attach"]["ok"], b
     assert res["fill_race"]["targets"]["linear"]["trials"]
     text = doc.read_text()
     for h in ("## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6.", "## 7.", "Closing note"):

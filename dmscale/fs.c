@@ -151,9 +151,11 @@ int dms_fs_usage(const char *mountpoint, struct dms_fs_usage *u)
  * EXT4_IOC_RESIZE_FS), against 16-29 ms, the idle noise, after a syncfs:
  * docs/DESIGN.md, "Writer stall of an ext4 grow". A syncfs also writes back
  * the dirty data, so with more than DMS_PRESYNC_MAX_DIRTY_BYTES dirty (in the
- * whole page cache) it is skipped: the grow must not wait for a flush. Best
- * effort: the resize runs either way. */
-#define DMS_PRESYNC_MAX_DIRTY_BYTES (128 * MIB)
+ * whole page cache) it is skipped: the grow must not wait for a flush. 16 MiB
+ * bounds that wait near 0.1 s at an EBS volume's baseline throughput; at
+ * 128 MiB a buffered writer's ~50 MiB of dirty pages added 0.1-0.4 s to the
+ * resize step of every bench attach. Best effort: the resize runs either way. */
+#define DMS_PRESYNC_MAX_DIRTY_BYTES (16 * MIB)
 
 static void presync(int fd, const char *mountpoint)
 {

@@ -1195,8 +1195,11 @@ def main():
             meta[f"{args.only}_previous_error"] = prev_err.splitlines()[0][:300]
         if not old.get("errors"):
             old.pop("errors", None)
+        rerun = f"{args.only} re-run at commit {res['meta']['dmscale_commit']} (--only)"
         if old["meta"].get("partial"):
-            old["meta"]["partial"] += f"; {args.only} re-run at commit {res['meta']['dmscale_commit']} (--only)"
+            old["meta"]["partial"] += f"; {rerun}"
+        else:                   # a merge is labelled as one, whatever it merges into
+            old["meta"]["partial"] = f"{rerun}; every other section from commit {old['meta'].get('dmscale_commit')}"
         res = old
     try:
         if args.only == "seed":

@@ -71,6 +71,8 @@ P = SMALL if SMOKE else FULL
 FS_LIST = ["ext4"] if SMOKE else ["ext4", "xfs", "btrfs"]
 TARGETS = False         # --targets: only what issue 14's summary needs
 BUFFERED = "-buffered"  # section 2: a row of the same path with the buffered writer
+# section 2's attach paths (section 1's names), each measured where it is available
+STALL_PATHS = ("dmscale-linear-ext4", "lvm-ext4", "dmscale-linear-xfs", "lvm-xfs", "btrfs-device-add")
 
 
 def log(msg):
@@ -401,8 +403,7 @@ def section_stall(vm, res, paths):
     """2. Write stall: fio randwrite O_DIRECT libaio QD>1 on the filesystem being
     grown; per-I/O completion latencies inside the attach window."""
     log("section 2: write stall during an attach")
-    names = ["dmscale-linear-ext4", "lvm-ext4", "dmscale-linear-xfs", "lvm-xfs", "btrfs-device-add"]
-    use = [paths[n] for n in names if n in paths and paths[n].available]
+    use = [paths[n] for n in STALL_PATHS if n in paths and paths[n].available]
     # the noise floor of each filesystem: the same writer, no attach
     base = {f"baseline-{fs}": paths[f"dmscale-linear-{fs}"] for fs in ("ext4", "xfs")
             if f"dmscale-linear-{fs}" in paths and paths[f"dmscale-linear-{fs}"].available}
@@ -428,7 +429,7 @@ def section_stall(vm, res, paths):
         if k % 2:                               # who follows whom changes too
             order = order[::-1]
         for name in order:
-            plain = name[:-len(BUFFERED)] if name.endswith(BUFFERED) else name
+            plain = name.removesuffix(BUFFERED)
             p = base.get(plain) or paths[plain]
             t = stall_trial(vm, p, attach=plain not in base, tag=f"{k}{name}", buffered=plain != name)
             t["round"] = k
@@ -460,10 +461,9 @@ def section_stall(vm, res, paths):
 
 def section_stall_own_vm(vm, res):
     """2. on a fresh VM: set up only the paths the stall compares, then measure."""
-    names = ("dmscale-linear-ext4", "lvm-ext4", "dmscale-linear-xfs", "lvm-xfs", "btrfs-device-add")
     paths = {}
     for p in s1_paths():
-        if p.name in names:
+        if p.name in STALL_PATHS:
             p.setup(vm, P["base_gib"] * GIB)
             log(f"  {p.name}: {'ready' if p.available else p.note}")
             paths[p.name] = p
@@ -509,7 +509,7 @@ def stall_trial(vm, p, attach, tag, buffered=False):
     vm.run(["kill", "-INT", str(fpid)], check=False)
     gwait(vm, fpid, 60)
     st = gjson(vm, ["/usr/bin/python3", f"{G}/latstats.py", f"{lat}_lat.1.log", fjson, f"win:{a}:{b}"])
-    vm.run(["sh", "-c", f"rm -f {lat}_* {fjson} {p.mp}/fio-buf.dat"], check=False)
+    vm.run(["sh", "-c", f"rm -f {lat}_* {fjson}" + (f" {p.mp}/fio-buf.dat" if buffered else "")], check=False)
     return {"window": st["windows"]["win"], "errors": st["errors"], "ios_total": st["ios"],
             "attach": r and {k: r.get(k) for k in ("latency_s", "dispatch_s", "done_s", "ok", "in_window", "steps_ms")}}
 

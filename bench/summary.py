@@ -39,28 +39,28 @@ def _path(res, section, name):
     return res.get(section, {}).get("paths", {}).get(name, {})
 
 
+def _row_ratio(res, section, a, b, key):
+    """Median of row a ÷ median of row b, both `key` of `section`'s paths."""
+    return _ratio(_median(_path(res, section, a).get(key)), _median(_path(res, section, b).get(key)))
+
+
 def attach_fields(res):
     """Issue 14's targets: attach vs LVM, flatness, stall, thin vs linear."""
     out = {}
     for fs in ("ext4", "xfs"):
-        out[f"attach_ratio_{fs}"] = _ratio(_median(_path(res, "attach_latency", f"dmscale-linear-{fs}").get("latency_s")),
-                                           _median(_path(res, "attach_latency", f"lvm-{fs}").get("latency_s")))
+        out[f"attach_ratio_{fs}"] = _row_ratio(res, "attach_latency", f"dmscale-linear-{fs}", f"lvm-{fs}", "latency_s")
     # the daemon's in-process append (issue 14, item 1) against the same LVM rows
-    out["attach_ratio_ext4_daemon"] = _ratio(
-        _median(_path(res, "attach_latency", "dmscale-daemon-linear-ext4").get("latency_s")),
-        _median(_path(res, "attach_latency", "lvm-ext4").get("latency_s")))
+    out["attach_ratio_ext4_daemon"] = _row_ratio(res, "attach_latency", "dmscale-daemon-linear-ext4", "lvm-ext4",
+                                                 "latency_s")
     fl = res.get("flat", {})
     out["attach_26_over_2"] = _ratio(_median(fl.get("large_latency_s")), _median(fl.get("small_latency_s")))
     for fs in ("ext4", "xfs"):
-        out[f"stall_ratio_{fs}"] = _ratio(_median(_path(res, "write_stall", f"dmscale-linear-{fs}").get("max_gap_ms")),
-                                          _median(_path(res, "write_stall", f"lvm-{fs}").get("max_gap_ms")))
+        out[f"stall_ratio_{fs}"] = _row_ratio(res, "write_stall", f"dmscale-linear-{fs}", f"lvm-{fs}", "max_gap_ms")
     # the same on ext4 with a buffered writer (bench.py section 2, rows ending in -buffered)
-    out["stall_ratio_ext4_buffered"] = _ratio(
-        _median(_path(res, "write_stall", "dmscale-linear-ext4-buffered").get("max_gap_ms")),
-        _median(_path(res, "write_stall", "lvm-ext4-buffered").get("max_gap_ms")))
-    out["thin_over_linear_attach"] = _ratio(
-        _median(_path(res, "attach_latency", "dmscale-thin-ext4").get("done_s")),
-        _median(_path(res, "attach_latency", "dmscale-linear-ext4").get("done_s")))
+    out["stall_ratio_ext4_buffered"] = _row_ratio(res, "write_stall", "dmscale-linear-ext4-buffered",
+                                                  "lvm-ext4-buffered", "max_gap_ms")
+    out["thin_over_linear_attach"] = _row_ratio(res, "attach_latency", "dmscale-thin-ext4", "dmscale-linear-ext4",
+                                                "done_s")
     return out
 
 
